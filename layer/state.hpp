@@ -1,0 +1,72 @@
+// Per-instance and per-device state of the layer, keyed by dispatch key.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "dispatch.hpp"
+#include "dispatch_map.hpp"
+
+namespace sfw::layer {
+
+// What the *app* enabled: GetProcAddr answers by this, never by what the layer added.
+struct EnabledSet {
+  uint32_t api_version = VK_API_VERSION_1_0;
+  std::vector<std::string> extensions;
+
+  bool has(std::string_view name) const noexcept {
+    for (const auto &e : extensions)
+      if (e == name) return true;
+    return false;
+  }
+  // The gate of an entry point in entrypoints.hpp.
+  bool allows(std::string_view extension, uint32_t core_version) const noexcept {
+    if (extension.empty() && core_version == 0) return true;
+    if (core_version != 0 && api_version >= core_version) return true;
+    return !extension.empty() && has(extension);
+  }
+};
+
+struct InstanceState {
+  VkInstance instance = VK_NULL_HANDLE;
+  InstanceDispatch dispatch;
+  EnabledSet app;
+};
+
+struct DeviceState {
+  VkDevice device = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_device = VK_NULL_HANDLE;
+  std::shared_ptr<InstanceState> instance;
+  DeviceDispatch dispatch;
+  EnabledSet app; // api_version: min(app's instance apiVersion, the device's)
+
+  // The fast path reads only this: non-zero while any acquire is waiting to be taken back by a
+  // submit. Relaxed is enough: the acquire that sets it happens-before the app's submit that
+  // names its semaphore (the app orders them).
+  std::atomic<uint32_t> pending_acquires{0};
+
+  // Counters for the log line at vkDestroyDevice.
+  std::atomic<uint64_t> submits{0};
+  std::atomic<uint64_t> presents{0};
+
+  std::mutex queues_mutex;
+  std::unordered_map<VkQueue, uint32_t> queue_family; // queue -> family index
+};
+
+DispatchMap<InstanceState> &instances() noexcept;
+DispatchMap<DeviceState> &devices() noexcept;
+
+// Lock-free look-ups for entry points; null only for a handle the layer never saw.
+inline InstanceState *instance_of(VkInstance h) noexcept { return instances().find(dispatch_key(h)); }
+inline InstanceState *instance_of(VkPhysicalDevice h) noexcept { return instances().find(dispatch_key(h)); }
+inline DeviceState *device_of(VkDevice h) noexcept { return devices().find(dispatch_key(h)); }
+inline DeviceState *device_of(VkQueue h) noexcept { return devices().find(dispatch_key(h)); }
+inline DeviceState *device_of(VkCommandBuffer h) noexcept { return devices().find(dispatch_key(h)); }
+
+} // namespace sfw::layer
