@@ -1,0 +1,91 @@
+# Shared helpers for the e2e and vm client tests (sourced by bash scripts).
+# Real parts only: weston headless, the Vulkan loader, lavapipe, vkcube-wayland, the layer.
+
+: "${SFW_BUILD:?SFW_BUILD must name the meson build directory}"
+SFW_PASSED=0
+SFW_FAILED=0
+SFW_SKIPPED=0
+SFW_WESTON_PID=
+SFW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sfw-e2e.XXXXXX")
+
+sfw_cleanup() {
+  sfw_stop_weston
+  rm -rf "$SFW_TMP"
+}
+trap sfw_cleanup EXIT
+
+# Polls `cmd` every 50 ms until it succeeds or `seconds` pass. No sleeps as synchronisation.
+sfw_wait_for() {
+  local seconds=$1; shift
+  local deadline=$((SECONDS + seconds))
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.05
+  done
+}
+
+# sfw_start_weston NAME [gl|pixman]: headless weston on socket NAME, desktop shell (weston 14's kiosk
+# shell crashes when a client leaves). `gl` (the default): the GL renderer (llvmpipe), which accepts
+# dma-bufs and takes screenshots; /dev/dri is hidden from it (vgem makes Mesa's kms_swrast crash it).
+sfw_start_weston() {
+  local socket=$1 renderer=${2:-gl}
+  export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$SFW_TMP/runtime}
+  mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+  rm -f "$XDG_RUNTIME_DIR/$socket" "$XDG_RUNTIME_DIR/$socket.lock"
+  local args=(--backend=headless --socket="$socket" --idle-time=0)
+  if [ "$renderer" = gl ]; then
+    args+=(--renderer=gl)
+    if [ -d /dev/dri ] && [ "$(id -u)" = 0 ]; then
+      unshare -m sh -c 'mount -t tmpfs none /dev/dri && exec "$@"' weston weston "${args[@]}" "${SFW_WESTON_EXTRA[@]}" \
+        >"$SFW_TMP/weston-$socket.log" 2>&1 &
+    else
+      weston "${args[@]}" "${SFW_WESTON_EXTRA[@]}" >"$SFW_TMP/weston-$socket.log" 2>&1 &
+    fi
+  else
+    weston "${args[@]}" "${SFW_WESTON_EXTRA[@]}" >"$SFW_TMP/weston-$socket.log" 2>&1 &
+  fi
+  SFW_WESTON_PID=$!
+  export WAYLAND_DISPLAY=$socket
+  if ! sfw_wait_for 30 test -S "$XDG_RUNTIME_DIR/$socket"; then
+    echo "weston did not start; its log:" >&2
+    cat "$SFW_TMP/weston-$socket.log" >&2
+    return 1
+  fi
+}
+
+sfw_stop_weston() {
+  if [ -n "$SFW_WESTON_PID" ]; then
+    kill "$SFW_WESTON_PID" 2>/dev/null
+    wait "$SFW_WESTON_PID" 2>/dev/null
+    SFW_WESTON_PID=
+  fi
+}
+
+# Environment that loads the layer explicitly from the build tree.
+sfw_explicit_env() { echo "VK_LAYER_PATH=$SFW_BUILD/json/explicit VK_INSTANCE_LAYERS=VK_LAYER_SYNCFILE_wsi"; }
+# Environment that finds the build tree's implicit manifest (loader 1.3.239: no VK_IMPLICIT_LAYER_PATH).
+sfw_implicit_env() { echo "XDG_DATA_HOME=$SFW_BUILD/json/implicit ENABLE_SYNCFILE_WSI=1"; }
+
+# sfw_run LOG TIMEOUT ENV... -- CMD...: runs a client with env, output to LOG, returns its status.
+sfw_run() {
+  local log=$1 limit=$2; shift 2
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  env "${envs[@]}" timeout -k 5 "$limit" "$@" >"$log" 2>&1
+}
+
+# The layer's own count of what it saw, from its log line at vkDestroyDevice.
+sfw_counted() { # LOG WHAT(submits|presents)
+  sed -n "s/.*device destroyed: \([0-9]*\) submits, \([0-9]*\) presents.*/\1 \2/p" "$1" | tail -n 1 |
+    awk -v what="$2" '{ print (what == "submits") ? $1 : $2 }'
+}
+
+sfw_pass() { echo "PASS $1"; SFW_PASSED=$((SFW_PASSED + 1)); }
+sfw_fail() { echo "FAIL $1: $2"; SFW_FAILED=$((SFW_FAILED + 1)); [ -n "${3:-}" ] && [ -f "$3" ] && sed 's/^/    | /' "$3" | tail -n 25; }
+sfw_skip() { echo "SKIP $1: $2"; SFW_SKIPPED=$((SFW_SKIPPED + 1)); }
+
+sfw_summary() {
+  echo "$SFW_PASSED passed, $SFW_FAILED failed, $SFW_SKIPPED skipped"
+  [ "$SFW_FAILED" -eq 0 ]
+}
