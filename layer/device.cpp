@@ -15,24 +15,37 @@ namespace {
 
 constexpr const char *kLayerName = "VK_LAYER_SYNCFILE_wsi";
 
-// What the driver must offer before the layer can own a swapchain (issue 4's modes table).
-std::string passthrough_reasons(InstanceState &inst, VkPhysicalDevice phys) {
-  uint32_t count = 0;
-  std::vector<VkExtensionProperties> exts;
-  if (inst.dispatch.EnumerateDeviceExtensionProperties(phys, nullptr, &count, nullptr) == VK_SUCCESS) {
-    exts.resize(count);
-    if (inst.dispatch.EnumerateDeviceExtensionProperties(phys, nullptr, &count, exts.data()) < 0) count = 0;
-    exts.resize(count);
+// Swapchain-related device extensions the layer does not implement for its own swapchains:
+// hidden on devices where it may own them, so what the app sees matches what the layer does.
+constexpr const char *kHiddenExtensions[] = {
+    "VK_EXT_swapchain_maintenance1", "VK_KHR_swapchain_maintenance1", "VK_KHR_present_id", "VK_KHR_present_wait",
+    "VK_KHR_present_id2", "VK_KHR_present_wait2", "VK_EXT_present_timing", "VK_EXT_hdr_metadata",
+    "VK_GOOGLE_display_timing", "VK_EXT_display_control", "VK_EXT_full_screen_exclusive",
+    "VK_KHR_shared_presentable_image", "VK_AMD_display_native_hdr"};
+
+bool hidden_extension(const char *name) {
+  for (const char *h : kHiddenExtensions)
+    if (std::strcmp(h, name) == 0) return true;
+  return false;
+}
+
+// The driver half of the modes table: can the layer own swapchains on this device at all?
+bool may_own_swapchains(const DriverFacts &facts, std::string *why) {
+  ModeFacts f;
+  apply_driver_facts(facts, &f);
+  f.compositor_dmabuf = f.common_format = true; // judged per surface
+  ModeDecision d = decide_mode(f, ModeRequest::automatic);
+  *why = d.reasons;
+  return d.mode != Mode::passthrough;
+}
+
+PFN_vkSetDeviceLoaderData find_loader_data_callback(const VkDeviceCreateInfo *info) {
+  for (auto *p = static_cast<const VkBaseInStructure *>(info->pNext); p != nullptr; p = p->pNext) {
+    auto *layer_info = reinterpret_cast<const VkLayerDeviceCreateInfo *>(p);
+    if (p->sType == VK_STRUCTURE_TYPE_LOADER_DEVICE_CREATE_INFO && layer_info->function == VK_LOADER_DATA_CALLBACK)
+      return layer_info->u.pfnSetDeviceLoaderData;
   }
-  auto has = [&](const char *name) {
-    return std::any_of(exts.begin(), exts.end(), [&](const VkExtensionProperties &e) { return std::strcmp(e.extensionName, name) == 0; });
-  };
-  std::string reasons;
-  for (const char *need : {"VK_KHR_external_memory_fd", "VK_EXT_external_memory_dma_buf", "VK_KHR_external_semaphore_fd",
-                           "VK_KHR_external_fence_fd", "VK_EXT_queue_family_foreign"}) {
-    if (!has(need)) reasons += std::string(reasons.empty() ? "" : ", ") + "no " + need;
-  }
-  return reasons;
+  return nullptr;
 }
 
 } // namespace
@@ -53,21 +66,38 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateDevice(VkPhysicalDevice phys, const VkDev
   std::shared_ptr<DeviceState> state;
   VkPhysicalDeviceProperties props{};
   std::string reasons;
+  VkDeviceCreateInfo amended = *create_info;
+  std::vector<const char *> extensions;
   try {
     state = std::make_shared<DeviceState>();
     state->instance = instances().get(dispatch_key(phys));
     inst->dispatch.GetPhysicalDeviceProperties(phys, &props);
     state->app.api_version = std::min(inst->app.api_version, props.apiVersion);
-    for (uint32_t i = 0; i < create_info->enabledExtensionCount; ++i)
-      state->app.extensions.emplace_back(create_info->ppEnabledExtensionNames[i]);
-    reasons = passthrough_reasons(*inst, phys);
+    extensions.assign(create_info->ppEnabledExtensionNames,
+                      create_info->ppEnabledExtensionNames + create_info->enabledExtensionCount);
+    for (const char *e : extensions) state->app.extensions.emplace_back(e);
+    state->driver = driver_facts(*inst, phys);
+    state->may_own_swapchains = may_own_swapchains(*state->driver, &reasons);
+    if (state->may_own_swapchains) {
+      // The whole closure the layer needs, where the driver has it; invisible to the app's queries.
+      for (const std::string &ext : state->driver->layer_would_enable)
+        if (!state->app.has(ext)) extensions.push_back(ext.c_str());
+      amended.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+      amended.ppEnabledExtensionNames = extensions.data();
+      state->drm_modifiers_enabled = std::any_of(extensions.begin(), extensions.end(), [](const char *e) {
+        return std::strcmp(e, "VK_EXT_image_drm_format_modifier") == 0;
+      });
+    }
   } catch (const std::bad_alloc &) {
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
 
   link->u.pLayerInfo = link->u.pLayerInfo->pNext;
-  VkResult result = next_create(phys, create_info, allocator, device);
+  VkResult result = next_create(phys, &amended, allocator, device);
   if (result != VK_SUCCESS) return result;
+  state->swapchain_vk.load(*device, next_gdpa);
+  state->swapchain_vk.set_device_loader_data = find_loader_data_callback(create_info);
+  inst->dispatch.GetPhysicalDeviceMemoryProperties(phys, &state->memory);
 
   state->device = *device;
   state->physical_device = phys;
@@ -79,9 +109,10 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateDevice(VkPhysicalDevice phys, const VkDev
     *device = VK_NULL_HANDLE;
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
-  // Until the layer's own swapchain lands every device passes through; say why for this driver.
-  SFW_INFO("device \"%s\": mode passthrough (%s)", props.deviceName,
-           reasons.empty() ? "the layer's own swapchain is not built yet" : reasons.c_str());
+  if (state->may_own_swapchains)
+    SFW_INFO("device \"%s\": the layer may own its Wayland swapchains (decided per surface)", props.deviceName);
+  else
+    SFW_INFO("device \"%s\": mode passthrough (%s)", props.deviceName, reasons.c_str());
   return VK_SUCCESS;
 }
 
@@ -91,6 +122,14 @@ VKAPI_ATTR void VKAPI_CALL vkDestroyDevice(VkDevice device, const VkAllocationCa
   if (state == nullptr) {
     SFW_ERROR("vkDestroyDevice: unknown device %p", static_cast<void *>(device));
     return;
+  }
+  {
+    // Swapchains the app left alive: their Vulkan objects must go before the device.
+    std::lock_guard lock(state->swapchains_mutex);
+    if (!state->swapchains.empty())
+      SFW_WARN("vkDestroyDevice with %zu live swapchains: destroying them", state->swapchains.size());
+    state->pending.clear();
+    state->swapchains.clear();
   }
   SFW_INFO("device destroyed: %llu submits, %llu presents",
            static_cast<unsigned long long>(state->submits.load(std::memory_order_relaxed)),
@@ -133,7 +172,31 @@ VKAPI_ATTR VkResult VKAPI_CALL vkEnumerateDeviceExtensionProperties(VkPhysicalDe
   }
   InstanceState *inst = instance_of(phys);
   if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  return inst->dispatch.EnumerateDeviceExtensionProperties(phys, layer_name, count, props);
+  if (layer_name != nullptr) return inst->dispatch.EnumerateDeviceExtensionProperties(phys, layer_name, count, props);
+  try {
+    std::string why;
+    if (!may_own_swapchains(*driver_facts(*inst, phys), &why))
+      return inst->dispatch.EnumerateDeviceExtensionProperties(phys, layer_name, count, props);
+    uint32_t n = 0;
+    VkResult r = inst->dispatch.EnumerateDeviceExtensionProperties(phys, nullptr, &n, nullptr);
+    if (r != VK_SUCCESS) return r;
+    std::vector<VkExtensionProperties> all(n);
+    r = inst->dispatch.EnumerateDeviceExtensionProperties(phys, nullptr, &n, all.data());
+    if (r < 0) return r;
+    all.resize(n);
+    all.erase(std::remove_if(all.begin(), all.end(), [](const VkExtensionProperties &e) { return hidden_extension(e.extensionName); }),
+              all.end());
+    if (props == nullptr) {
+      *count = static_cast<uint32_t>(all.size());
+      return VK_SUCCESS;
+    }
+    uint32_t copied = std::min<uint32_t>(*count, static_cast<uint32_t>(all.size()));
+    std::copy(all.begin(), all.begin() + copied, props);
+    *count = copied;
+    return copied < all.size() ? VK_INCOMPLETE : VK_SUCCESS;
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
 }
 
 } // namespace sfw::layer

@@ -22,17 +22,17 @@
   X(EnumerateDeviceExtensionProperties, custom, "", 0)                                             \
   X(GetPhysicalDeviceFeatures2, forward, "", SFW_V(1, 1))                                          \
   X(GetPhysicalDeviceFeatures2KHR, forward, "VK_KHR_get_physical_device_properties2", 0)          \
-  X(CreateWaylandSurfaceKHR, forward, "VK_KHR_wayland_surface", 0)                                 \
+  X(CreateWaylandSurfaceKHR, custom, "VK_KHR_wayland_surface", 0)                                 \
   X(GetPhysicalDeviceWaylandPresentationSupportKHR, forward, "VK_KHR_wayland_surface", 0)          \
-  X(DestroySurfaceKHR, forward, "VK_KHR_surface", 0)                                               \
-  X(GetPhysicalDeviceSurfaceSupportKHR, forward, "VK_KHR_surface", 0)                              \
-  X(GetPhysicalDeviceSurfaceCapabilitiesKHR, forward, "VK_KHR_surface", 0)                         \
-  X(GetPhysicalDeviceSurfaceFormatsKHR, forward, "VK_KHR_surface", 0)                              \
-  X(GetPhysicalDeviceSurfacePresentModesKHR, forward, "VK_KHR_surface", 0)                         \
-  X(GetPhysicalDeviceSurfaceCapabilities2KHR, forward, "VK_KHR_get_surface_capabilities2", 0)      \
-  X(GetPhysicalDeviceSurfaceFormats2KHR, forward, "VK_KHR_get_surface_capabilities2", 0)           \
-  X(GetPhysicalDeviceSurfaceCapabilities2EXT, forward, "VK_EXT_display_surface_counter", 0)        \
-  X(GetPhysicalDevicePresentRectanglesKHR, forward, "", 0)
+  X(DestroySurfaceKHR, custom, "VK_KHR_surface", 0)                                               \
+  X(GetPhysicalDeviceSurfaceSupportKHR, custom, "VK_KHR_surface", 0)                              \
+  X(GetPhysicalDeviceSurfaceCapabilitiesKHR, custom, "VK_KHR_surface", 0)                         \
+  X(GetPhysicalDeviceSurfaceFormatsKHR, custom, "VK_KHR_surface", 0)                              \
+  X(GetPhysicalDeviceSurfacePresentModesKHR, custom, "VK_KHR_surface", 0)                         \
+  X(GetPhysicalDeviceSurfaceCapabilities2KHR, custom, "VK_KHR_get_surface_capabilities2", 0)      \
+  X(GetPhysicalDeviceSurfaceFormats2KHR, custom, "VK_KHR_get_surface_capabilities2", 0)           \
+  X(GetPhysicalDeviceSurfaceCapabilities2EXT, custom, "VK_EXT_display_surface_counter", 0)        \
+  X(GetPhysicalDevicePresentRectanglesKHR, custom, "", 0)
 
 // Entry points whose first parameter is a VkDevice or VkQueue.
 #define SFW_DEVICE_INTERCEPTS(X)                                                                    \
@@ -44,13 +44,13 @@
   X(QueueSubmit2KHR, custom, "VK_KHR_synchronization2", 0)                                         \
   X(QueuePresentKHR, custom, "VK_KHR_swapchain", 0)                                                \
   X(QueueBindSparse, forward, "", 0)                                                               \
-  X(CreateSwapchainKHR, forward, "VK_KHR_swapchain", 0)                                            \
-  X(DestroySwapchainKHR, forward, "VK_KHR_swapchain", 0)                                           \
-  X(GetSwapchainImagesKHR, forward, "VK_KHR_swapchain", 0)                                         \
-  X(AcquireNextImageKHR, forward, "VK_KHR_swapchain", 0)                                           \
-  X(AcquireNextImage2KHR, forward, "VK_KHR_swapchain", 0)                                          \
+  X(CreateSwapchainKHR, custom, "VK_KHR_swapchain", 0)                                            \
+  X(DestroySwapchainKHR, custom, "VK_KHR_swapchain", 0)                                           \
+  X(GetSwapchainImagesKHR, custom, "VK_KHR_swapchain", 0)                                         \
+  X(AcquireNextImageKHR, custom, "VK_KHR_swapchain", 0)                                           \
+  X(AcquireNextImage2KHR, custom, "VK_KHR_swapchain", 0)                                          \
   X(GetDeviceGroupPresentCapabilitiesKHR, forward, "VK_KHR_swapchain", 0)                          \
-  X(GetDeviceGroupSurfacePresentModesKHR, forward, "VK_KHR_swapchain", 0)                          \
+  X(GetDeviceGroupSurfacePresentModesKHR, custom, "VK_KHR_swapchain", 0)                          \
   X(GetSwapchainStatusKHR, forward, "VK_KHR_shared_presentable_image", 0)                          \
   X(ReleaseSwapchainImagesEXT, forward, "VK_EXT_swapchain_maintenance1", 0)                        \
   X(WaitForPresentKHR, forward, "VK_KHR_present_wait", 0)                                          \
@@ -81,7 +81,8 @@
   X(GetInstanceProcAddr)                                                                           \
   X(EnumeratePhysicalDevices)                                                                      \
   X(GetPhysicalDeviceProperties)                                                                   \
-  X(GetPhysicalDeviceQueueFamilyProperties)
+  X(GetPhysicalDeviceQueueFamilyProperties)                                                         \
+  X(GetPhysicalDeviceMemoryProperties)
 
 #define SFW_DEVICE_CALLS(X)                                                                         \
   X(GetDeviceProcAddr)                                                                             \

@@ -1,5 +1,10 @@
 // Queue entry points. The fast path (nothing pending on this device) is one lock-free look-up,
-// one relaxed load and a relaxed counter: no lock, no allocation.
+// one relaxed load and a relaxed counter: no lock, no allocation. The slow path takes images
+// back from the compositor in a batch it prepends to the app's submit.
+#include <algorithm>
+#include <new>
+#include <vector>
+
 #include "intercepts.hpp"
 #include "log.hpp"
 #include "state.hpp"
@@ -7,38 +12,140 @@
 namespace sfw::layer {
 
 namespace {
-template <typename Call> VkResult submit(VkQueue queue, Call &&call_down) noexcept {
-  DeviceState *state = device_of(queue);
-  if (state == nullptr) [[unlikely]] {
-    SFW_LOG_ONCE(LogLevel::error, "vkQueueSubmit on a queue the layer never saw");
-    return VK_ERROR_DEVICE_LOST;
-  }
-  state->submits.fetch_add(1, std::memory_order_relaxed);
-  // Acquires waiting to be taken back (issue 4) are handled off this path.
-  return call_down(*state);
+
+// One image to take back from the compositor before the app's batch that waits on `app_wait`.
+struct AcquireBack {
+  VkSemaphore app_wait;
+  VkPipelineStageFlags stage;
+  VkCommandBuffer cmd;
+  VkSemaphore done;
+};
+
+// Claims the pending acquire (if any) for `semaphore`. Caller holds swapchains_mutex.
+bool claim_pending(DeviceState &dev, VkSemaphore semaphore, uint32_t family, VkPipelineStageFlags stage,
+                   std::vector<AcquireBack> *out) {
+  auto it = dev.pending.find(semaphore);
+  if (it == dev.pending.end()) return false;
+  AcquireBack ab{semaphore, stage, VK_NULL_HANDLE, VK_NULL_HANDLE};
+  VkResult r = it->second.swapchain->engine->acquire_back(it->second.index, family, &ab.cmd, &ab.done);
+  dev.pending.erase(it);
+  dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+  if (r != VK_SUCCESS) return false; // the app's wait stays as it was
+  out->push_back(ab);
+  return true;
 }
+
+VkResult submit_acquire_backs(DeviceState &dev, VkQueue queue, const std::vector<AcquireBack> &backs) {
+  std::vector<VkSubmitInfo> batches(backs.size());
+  for (size_t i = 0; i < backs.size(); ++i) {
+    VkSubmitInfo &b = batches[i];
+    b = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    b.waitSemaphoreCount = 1;
+    b.pWaitSemaphores = &backs[i].app_wait;
+    b.pWaitDstStageMask = &backs[i].stage;
+    b.commandBufferCount = 1;
+    b.pCommandBuffers = &backs[i].cmd;
+    b.signalSemaphoreCount = 1;
+    b.pSignalSemaphores = &backs[i].done;
+  }
+  return dev.dispatch.QueueSubmit(queue, static_cast<uint32_t>(batches.size()), batches.data(), VK_NULL_HANDLE);
+}
+
+// Slow path of vkQueueSubmit: the app's waits on pending acquire semaphores move into a prepended
+// batch that also acquires the image back; the app's batch waits on the layer's semaphore instead.
+VkResult submit_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t count, const VkSubmitInfo *submits,
+                                   VkFence fence) {
+  uint32_t family = dev.family_of(queue);
+  std::vector<AcquireBack> backs;
+  std::vector<std::vector<VkSemaphore>> waits(count);
+  {
+    std::lock_guard lock(dev.swapchains_mutex);
+    for (uint32_t i = 0; i < count; ++i)
+      for (uint32_t w = 0; w < submits[i].waitSemaphoreCount; ++w) {
+        VkSemaphore s = submits[i].pWaitSemaphores[w];
+        if (claim_pending(dev, s, family, submits[i].pWaitDstStageMask[w], &backs)) s = backs.back().done;
+        waits[i].push_back(s);
+      }
+  }
+  if (backs.empty()) return dev.dispatch.QueueSubmit(queue, count, submits, fence);
+  std::vector<VkSubmitInfo> copy(submits, submits + count);
+  for (uint32_t i = 0; i < count; ++i) copy[i].pWaitSemaphores = waits[i].data();
+  VkResult r = submit_acquire_backs(dev, queue, backs);
+  if (r != VK_SUCCESS) return r;
+  return dev.dispatch.QueueSubmit(queue, count, copy.data(), fence);
+}
+
+VkResult submit2_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits,
+                                    VkFence fence, PFN_vkQueueSubmit2 call_down) {
+  uint32_t family = dev.family_of(queue);
+  std::vector<AcquireBack> backs;
+  std::vector<std::vector<VkSemaphoreSubmitInfo>> waits(count);
+  {
+    std::lock_guard lock(dev.swapchains_mutex);
+    for (uint32_t i = 0; i < count; ++i)
+      for (uint32_t w = 0; w < submits[i].waitSemaphoreInfoCount; ++w) {
+        VkSemaphoreSubmitInfo info = submits[i].pWaitSemaphoreInfos[w];
+        // Stage flags 2 above the 32-bit range have no VkSubmitInfo form: ALL_COMMANDS then.
+        VkPipelineStageFlags stage = info.stageMask >> 32 ? VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
+                                                          : static_cast<VkPipelineStageFlags>(info.stageMask);
+        if (stage == 0) stage = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
+        if (claim_pending(dev, info.semaphore, family, stage, &backs)) info.semaphore = backs.back().done;
+        waits[i].push_back(info);
+      }
+  }
+  if (backs.empty()) return call_down(queue, count, submits, fence);
+  std::vector<VkSubmitInfo2> copy(submits, submits + count);
+  for (uint32_t i = 0; i < count; ++i) copy[i].pWaitSemaphoreInfos = waits[i].data();
+  VkResult r = submit_acquire_backs(dev, queue, backs);
+  if (r != VK_SUCCESS) return r;
+  return call_down(queue, count, copy.data(), fence);
+}
+
+DeviceState *queue_device(VkQueue queue) noexcept {
+  DeviceState *state = device_of(queue);
+  if (state == nullptr) [[unlikely]]
+    SFW_LOG_ONCE(LogLevel::error, "a queue the layer never saw");
+  return state;
+}
+
 } // namespace
 
 VKAPI_ATTR VkResult VKAPI_CALL vkQueueSubmit(VkQueue queue, uint32_t count, const VkSubmitInfo *submits,
                                              VkFence fence) noexcept {
-  return submit(queue, [&](DeviceState &s) { return s.dispatch.QueueSubmit(queue, count, submits, fence); });
+  DeviceState *dev = queue_device(queue);
+  if (dev == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST;
+  dev->submits.fetch_add(1, std::memory_order_relaxed);
+  if (dev->pending_acquires.load(std::memory_order_relaxed) == 0) [[likely]]
+    return dev->dispatch.QueueSubmit(queue, count, submits, fence);
+  try {
+    return submit_with_acquire_backs(*dev, queue, count, submits, fence);
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+}
+
+static VkResult queue_submit2(VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits, VkFence fence,
+                              PFN_vkQueueSubmit2 DeviceDispatch::*slot) noexcept {
+  DeviceState *dev = queue_device(queue);
+  if (dev == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST;
+  dev->submits.fetch_add(1, std::memory_order_relaxed);
+  if (dev->pending_acquires.load(std::memory_order_relaxed) == 0) [[likely]]
+    return (dev->dispatch.*slot)(queue, count, submits, fence);
+  try {
+    return submit2_with_acquire_backs(*dev, queue, count, submits, fence, dev->dispatch.*slot);
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkQueueSubmit2(VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits,
                                               VkFence fence) noexcept {
-  return submit(queue, [&](DeviceState &s) { return s.dispatch.QueueSubmit2(queue, count, submits, fence); });
+  return queue_submit2(queue, count, submits, fence, &DeviceDispatch::QueueSubmit2);
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkQueueSubmit2KHR(VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits,
                                                  VkFence fence) noexcept {
-  return submit(queue, [&](DeviceState &s) { return s.dispatch.QueueSubmit2KHR(queue, count, submits, fence); });
-}
-
-VKAPI_ATTR VkResult VKAPI_CALL vkQueuePresentKHR(VkQueue queue, const VkPresentInfoKHR *info) noexcept {
-  DeviceState *state = device_of(queue);
-  if (state == nullptr) return VK_ERROR_DEVICE_LOST;
-  state->presents.fetch_add(1, std::memory_order_relaxed);
-  return state->dispatch.QueuePresentKHR(queue, info);
+  return queue_submit2(queue, count, submits, fence, &DeviceDispatch::QueueSubmit2KHR);
 }
 
 } // namespace sfw::layer

@@ -12,6 +12,8 @@
 
 #include "dispatch.hpp"
 #include "dispatch_map.hpp"
+#include "swapchain/vk_functions.hpp"
+#include "wsi_state.hpp"
 
 namespace sfw::layer {
 
@@ -37,6 +39,11 @@ struct InstanceState {
   VkInstance instance = VK_NULL_HANDLE;
   InstanceDispatch dispatch;
   EnabledSet app;
+  DriverQueries queries; // for driver facts: core 1.1 names or the KHR ones the layer enabled
+
+  std::mutex wsi_mutex;
+  std::unordered_map<VkSurfaceKHR, std::shared_ptr<SurfaceState>> surfaces;
+  std::unordered_map<VkPhysicalDevice, std::shared_ptr<const DriverFacts>> driver_facts;
 };
 
 struct DeviceState {
@@ -57,6 +64,34 @@ struct DeviceState {
 
   std::mutex queues_mutex;
   std::unordered_map<VkQueue, uint32_t> queue_family; // queue -> family index
+  uint32_t family_of(VkQueue queue) {
+    std::lock_guard lock(queues_mutex);
+    auto it = queue_family.find(queue);
+    return it == queue_family.end() ? 0 : it->second;
+  }
+
+  // Swapchains: the layer's own, and what it needs to run them.
+  SwapchainVk swapchain_vk;
+  VkPhysicalDeviceMemoryProperties memory{};
+  std::shared_ptr<const DriverFacts> driver;
+  bool may_own_swapchains = false; // the driver side of the modes table allows it
+  bool drm_modifiers_enabled = false;
+  std::mutex swapchains_mutex;
+  std::unordered_map<VkSwapchainKHR, std::shared_ptr<LayerSwapchain>> swapchains;
+  std::shared_ptr<LayerSwapchain> layer_swapchain(VkSwapchainKHR handle) {
+    if (handle == VK_NULL_HANDLE) return nullptr;
+    std::lock_guard lock(swapchains_mutex);
+    auto it = swapchains.find(handle);
+    return it == swapchains.end() ? nullptr : it->second;
+  }
+
+  // Acquire semaphores whose image must be taken back from the compositor in the submit that
+  // waits on them (guarded by swapchains_mutex; counted in pending_acquires).
+  struct PendingAcquire {
+    std::shared_ptr<LayerSwapchain> swapchain;
+    uint32_t index;
+  };
+  std::unordered_map<VkSemaphore, PendingAcquire> pending;
 };
 
 DispatchMap<InstanceState> &instances() noexcept;

@@ -1,0 +1,318 @@
+// Wayland surfaces and the surface queries. Whether the layer owns a surface's swapchains is
+// decided once per (physical device, surface) at the first query; then the queries describe the
+// layer's swapchain exactly, or pass through to the driver's WSI.
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "intercepts.hpp"
+#include "kernel/dmabuf_sync.hpp"
+#include "log.hpp"
+#include "state.hpp"
+
+namespace sfw::layer {
+
+namespace {
+constexpr auto kCompositorQueryTimeout = std::chrono::milliseconds(1000);
+constexpr VkPresentModeKHR kPresentModes[] = {VK_PRESENT_MODE_FIFO_KHR, VK_PRESENT_MODE_MAILBOX_KHR,
+                                              VK_PRESENT_MODE_IMMEDIATE_KHR};
+// A compositor may hold one buffer on screen and one pending: MAILBOX needs 4 to never block.
+uint32_t min_images_for(VkPresentModeKHR mode) { return mode == VK_PRESENT_MODE_MAILBOX_KHR ? 4 : 3; }
+constexpr uint32_t kMinImagesAnyMode = 4;
+constexpr uint32_t kMaxImages = 16;
+
+template <typename T> VkResult fill_array(const T *items, uint32_t n, uint32_t *count, T *out) {
+  if (out == nullptr) {
+    *count = n;
+    return VK_SUCCESS;
+  }
+  uint32_t copied = std::min(*count, n);
+  std::copy(items, items + copied, out);
+  *count = copied;
+  return copied < n ? VK_INCOMPLETE : VK_SUCCESS;
+}
+
+// Formats the layer offers: B8G8R8A8 where the compositor has ARGB/XRGB8888, R8G8B8A8 where it has
+// ABGR/XBGR8888, each only with a modifier the driver can export.
+std::vector<VkFormat> offered_formats(const SurfaceState::PerDevice &d) {
+  std::vector<VkFormat> formats;
+  for (VkFormat f : kSwapchainFormats) {
+    std::vector<uint64_t> compositor;
+    for (bool opaque : {false, true})
+      for (const wl::FormatModifier &fm : d.compositor->dmabuf)
+        if (fm.format == drm_fourcc_for(f, opaque)) compositor.push_back(fm.modifier);
+    if (has_common_modifier(*d.driver, f, compositor)) formats.push_back(f);
+  }
+  return formats;
+}
+} // namespace
+
+std::shared_ptr<const DriverFacts> driver_facts(InstanceState &inst, VkPhysicalDevice phys) {
+  {
+    std::lock_guard lock(inst.wsi_mutex);
+    auto it = inst.driver_facts.find(phys);
+    if (it != inst.driver_facts.end()) return it->second;
+  }
+  auto facts = std::make_shared<const DriverFacts>(query_driver_facts(inst.queries, phys));
+  std::lock_guard lock(inst.wsi_mutex);
+  return inst.driver_facts.emplace(phys, facts).first->second;
+}
+
+std::shared_ptr<SurfaceState> find_surface(InstanceState &inst, VkSurfaceKHR surface) {
+  std::lock_guard lock(inst.wsi_mutex);
+  auto it = inst.surfaces.find(surface);
+  return it == inst.surfaces.end() ? nullptr : it->second;
+}
+
+const SurfaceState::PerDevice &surface_decision(InstanceState &inst, VkPhysicalDevice phys, SurfaceState &surface) {
+  std::lock_guard lock(surface.mutex);
+  for (const auto &d : surface.decisions)
+    if (d.physical_device == phys) return d;
+  SurfaceState::PerDevice d{phys, {}, driver_facts(inst, phys), nullptr};
+  ModeFacts facts;
+  apply_driver_facts(*d.driver, &facts);
+  auto info = std::make_shared<wl::DisplayInfo>();
+  wl::Status status = wl::query_display(surface.display, kCompositorQueryTimeout, info.get());
+  if (status != wl::Status::ok) SFW_WARN("cannot query the compositor: %s", wl::to_string(status));
+  d.compositor = info;
+  facts.compositor_dmabuf = status == wl::Status::ok && info->dmabuf_version >= 3;
+  facts.common_format = facts.compositor_dmabuf && !offered_formats(d).empty();
+  auto kernel = kernel::sync_file_support();
+  facts.kernel_sync_file = kernel.support == kernel::Support::supported     ? Tristate::yes
+                           : kernel.support == kernel::Support::unsupported ? Tristate::no
+                                                                            : Tristate::unknown;
+  d.decision = decide_mode(facts, mode_request_from_env());
+  if (d.decision.request_ignored) SFW_WARN("SYNCFILE_WSI_MODE cannot be obeyed here");
+  SFW_INFO("surface %p on \"%s\": mode %s (%s)", static_cast<void *>(surface.wl), d.driver->device_name.c_str(),
+           to_string(d.decision.mode), d.decision.reasons.c_str());
+  surface.decisions.push_back(std::move(d));
+  return surface.decisions.back();
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkCreateWaylandSurfaceKHR(VkInstance instance, const VkWaylandSurfaceCreateInfoKHR *info,
+                                                         const VkAllocationCallbacks *allocator,
+                                                         VkSurfaceKHR *surface) noexcept {
+  InstanceState *inst = instance_of(instance);
+  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  std::shared_ptr<SurfaceState> state;
+  try {
+    state = std::make_shared<SurfaceState>();
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  // The driver's surface too: passthrough pairs use it.
+  VkResult result = inst->dispatch.CreateWaylandSurfaceKHR(instance, info, allocator, surface);
+  if (result != VK_SUCCESS) return result;
+  state->surface = *surface;
+  state->display = info->display;
+  state->wl = info->surface;
+  try {
+    std::lock_guard lock(inst->wsi_mutex);
+    inst->surfaces[*surface] = state;
+  } catch (const std::bad_alloc &) {
+    inst->dispatch.DestroySurfaceKHR(instance, *surface, allocator);
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  return VK_SUCCESS;
+}
+
+VKAPI_ATTR void VKAPI_CALL vkDestroySurfaceKHR(VkInstance instance, VkSurfaceKHR surface,
+                                               const VkAllocationCallbacks *allocator) noexcept {
+  InstanceState *inst = instance_of(instance);
+  if (inst == nullptr || surface == VK_NULL_HANDLE) return;
+  {
+    std::lock_guard lock(inst->wsi_mutex);
+    inst->surfaces.erase(surface);
+  }
+  inst->dispatch.DestroySurfaceKHR(instance, surface, allocator);
+}
+
+// Looks up the decision for a surface query; null means pass through to the driver.
+static const SurfaceState::PerDevice *owned(VkPhysicalDevice phys, VkSurfaceKHR surface, InstanceState **inst_out) {
+  InstanceState *inst = instance_of(phys);
+  *inst_out = inst;
+  if (inst == nullptr) return nullptr;
+  std::shared_ptr<SurfaceState> state = find_surface(*inst, surface);
+  if (!state) return nullptr; // not a Wayland surface
+  const SurfaceState::PerDevice &d = surface_decision(*inst, phys, *state);
+  return d.decision.mode == Mode::passthrough ? nullptr : &d;
+}
+
+#define SFW_GUARD(expr)                                                                                                \
+  try {                                                                                                                \
+    expr;                                                                                                              \
+  } catch (const std::bad_alloc &) {                                                                                   \
+    return VK_ERROR_OUT_OF_HOST_MEMORY;                                                                                \
+  }
+
+VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceSupportKHR(VkPhysicalDevice phys, uint32_t family,
+                                                                    VkSurfaceKHR surface, VkBool32 *supported) noexcept {
+  InstanceState *inst;
+  const SurfaceState::PerDevice *d;
+  SFW_GUARD(d = owned(phys, surface, &inst));
+  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceSupportKHR(phys, family, surface, supported);
+  *supported = VK_TRUE; // any queue can submit the layer's present work
+  return VK_SUCCESS;
+}
+
+static void fill_capabilities(InstanceState &inst, VkPhysicalDevice phys, VkSurfaceCapabilitiesKHR *caps) {
+  VkPhysicalDeviceProperties props;
+  inst.dispatch.GetPhysicalDeviceProperties(phys, &props);
+  *caps = {};
+  caps->minImageCount = kMinImagesAnyMode;
+  caps->maxImageCount = kMaxImages;
+  caps->currentExtent = {0xFFFFFFFFu, 0xFFFFFFFFu}; // the app chooses the size
+  caps->minImageExtent = {1, 1};
+  caps->maxImageExtent = {props.limits.maxImageDimension2D, props.limits.maxImageDimension2D};
+  caps->maxImageArrayLayers = 1;
+  caps->supportedTransforms = VK_SURFACE_TRANSFORM_IDENTITY_BIT_KHR;
+  caps->currentTransform = VK_SURFACE_TRANSFORM_IDENTITY_BIT_KHR;
+  caps->supportedCompositeAlpha = VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR | VK_COMPOSITE_ALPHA_PRE_MULTIPLIED_BIT_KHR;
+  // Usages the dma-buf-exportable LINEAR image supports (no STORAGE where the format lacks it).
+  caps->supportedUsageFlags = 0;
+  for (VkImageUsageFlags usage : {VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT, VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
+                                  VK_IMAGE_USAGE_TRANSFER_DST_BIT, VK_IMAGE_USAGE_SAMPLED_BIT, VK_IMAGE_USAGE_STORAGE_BIT,
+                                  VK_IMAGE_USAGE_INPUT_ATTACHMENT_BIT}) {
+    VkPhysicalDeviceExternalImageFormatInfo external{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_IMAGE_FORMAT_INFO};
+    external.handleType = VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT;
+    VkPhysicalDeviceImageFormatInfo2 info{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_IMAGE_FORMAT_INFO_2, &external};
+    info.format = VK_FORMAT_B8G8R8A8_UNORM;
+    info.type = VK_IMAGE_TYPE_2D;
+    info.tiling = VK_IMAGE_TILING_LINEAR;
+    info.usage = usage;
+    VkImageFormatProperties2 out{VK_STRUCTURE_TYPE_IMAGE_FORMAT_PROPERTIES_2};
+    if (inst.queries.GetPhysicalDeviceImageFormatProperties2(phys, &info, &out) == VK_SUCCESS) caps->supportedUsageFlags |= usage;
+  }
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilitiesKHR(VkPhysicalDevice phys, VkSurfaceKHR surface,
+                                                                         VkSurfaceCapabilitiesKHR *caps) noexcept {
+  InstanceState *inst;
+  const SurfaceState::PerDevice *d;
+  SFW_GUARD(d = owned(phys, surface, &inst));
+  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceCapabilitiesKHR(phys, surface, caps);
+  fill_capabilities(*inst, phys, caps);
+  return VK_SUCCESS;
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilities2KHR(VkPhysicalDevice phys,
+                                                                          const VkPhysicalDeviceSurfaceInfo2KHR *info,
+                                                                          VkSurfaceCapabilities2KHR *caps) noexcept {
+  InstanceState *inst;
+  const SurfaceState::PerDevice *d;
+  SFW_GUARD(d = owned(phys, info->surface, &inst));
+  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceCapabilities2KHR(phys, info, caps);
+  fill_capabilities(*inst, phys, &caps->surfaceCapabilities);
+  // VK_EXT_surface_maintenance1: per-mode counts only through VkSurfacePresentModeEXT.
+  const VkSurfacePresentModeEXT *mode = nullptr;
+  for (auto *in = static_cast<const VkBaseInStructure *>(info->pNext); in != nullptr; in = in->pNext)
+    if (in->sType == VK_STRUCTURE_TYPE_SURFACE_PRESENT_MODE_EXT) mode = reinterpret_cast<const VkSurfacePresentModeEXT *>(in);
+  if (mode != nullptr) caps->surfaceCapabilities.minImageCount = min_images_for(mode->presentMode);
+  for (auto *out = static_cast<VkBaseOutStructure *>(caps->pNext); out != nullptr; out = out->pNext) {
+    switch (out->sType) {
+    case VK_STRUCTURE_TYPE_SURFACE_PRESENT_MODE_COMPATIBILITY_EXT: {
+      auto *compat = reinterpret_cast<VkSurfacePresentModeCompatibilityEXT *>(out);
+      if (compat->pPresentModes == nullptr) compat->presentModeCount = mode ? 1 : 0;
+      else if (mode != nullptr && compat->presentModeCount >= 1) {
+        compat->pPresentModes[0] = mode->presentMode;
+        compat->presentModeCount = 1;
+      } else compat->presentModeCount = 0;
+      break;
+    }
+    case VK_STRUCTURE_TYPE_SURFACE_PRESENT_SCALING_CAPABILITIES_EXT: {
+      auto *scaling = reinterpret_cast<VkSurfacePresentScalingCapabilitiesEXT *>(out);
+      void *next = scaling->pNext;
+      *scaling = {VK_STRUCTURE_TYPE_SURFACE_PRESENT_SCALING_CAPABILITIES_EXT};
+      scaling->pNext = next;
+      break;
+    }
+    case VK_STRUCTURE_TYPE_SURFACE_PROTECTED_CAPABILITIES_KHR:
+      reinterpret_cast<VkSurfaceProtectedCapabilitiesKHR *>(out)->supportsProtected = VK_FALSE;
+      break;
+    default: break;
+    }
+  }
+  return VK_SUCCESS;
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilities2EXT(VkPhysicalDevice phys, VkSurfaceKHR surface,
+                                                                          VkSurfaceCapabilities2EXT *caps) noexcept {
+  InstanceState *inst;
+  const SurfaceState::PerDevice *d;
+  SFW_GUARD(d = owned(phys, surface, &inst));
+  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceCapabilities2EXT(phys, surface, caps);
+  VkSurfaceCapabilitiesKHR base;
+  fill_capabilities(*inst, phys, &base);
+  caps->minImageCount = base.minImageCount;
+  caps->maxImageCount = base.maxImageCount;
+  caps->currentExtent = base.currentExtent;
+  caps->minImageExtent = base.minImageExtent;
+  caps->maxImageExtent = base.maxImageExtent;
+  caps->maxImageArrayLayers = base.maxImageArrayLayers;
+  caps->supportedTransforms = base.supportedTransforms;
+  caps->currentTransform = base.currentTransform;
+  caps->supportedCompositeAlpha = base.supportedCompositeAlpha;
+  caps->supportedUsageFlags = base.supportedUsageFlags;
+  caps->supportedSurfaceCounters = 0;
+  return VK_SUCCESS;
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceFormatsKHR(VkPhysicalDevice phys, VkSurfaceKHR surface,
+                                                                    uint32_t *count, VkSurfaceFormatKHR *formats) noexcept {
+  InstanceState *inst;
+  const SurfaceState::PerDevice *d;
+  SFW_GUARD(d = owned(phys, surface, &inst));
+  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceFormatsKHR(phys, surface, count, formats);
+  std::vector<VkSurfaceFormatKHR> list;
+  SFW_GUARD(for (VkFormat f : offered_formats(*d)) list.push_back({f, VK_COLOR_SPACE_SRGB_NONLINEAR_KHR}));
+  return fill_array(list.data(), static_cast<uint32_t>(list.size()), count, formats);
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceFormats2KHR(VkPhysicalDevice phys,
+                                                                     const VkPhysicalDeviceSurfaceInfo2KHR *info,
+                                                                     uint32_t *count, VkSurfaceFormat2KHR *formats) noexcept {
+  InstanceState *inst;
+  const SurfaceState::PerDevice *d;
+  SFW_GUARD(d = owned(phys, info->surface, &inst));
+  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceFormats2KHR(phys, info, count, formats);
+  std::vector<VkFormat> list;
+  SFW_GUARD(list = offered_formats(*d));
+  uint32_t n = static_cast<uint32_t>(list.size());
+  if (formats == nullptr) {
+    *count = n;
+    return VK_SUCCESS;
+  }
+  uint32_t copied = std::min(*count, n);
+  for (uint32_t i = 0; i < copied; ++i) formats[i].surfaceFormat = {list[i], VK_COLOR_SPACE_SRGB_NONLINEAR_KHR};
+  *count = copied;
+  return copied < n ? VK_INCOMPLETE : VK_SUCCESS;
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfacePresentModesKHR(VkPhysicalDevice phys, VkSurfaceKHR surface,
+                                                                         uint32_t *count, VkPresentModeKHR *modes) noexcept {
+  InstanceState *inst;
+  const SurfaceState::PerDevice *d;
+  SFW_GUARD(d = owned(phys, surface, &inst));
+  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfacePresentModesKHR(phys, surface, count, modes);
+  return fill_array(kPresentModes, 3, count, modes);
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDevicePresentRectanglesKHR(VkPhysicalDevice phys, VkSurfaceKHR surface,
+                                                                       uint32_t *count, VkRect2D *rects) noexcept {
+  InstanceState *inst;
+  const SurfaceState::PerDevice *d;
+  SFW_GUARD(d = owned(phys, surface, &inst));
+  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  if (d == nullptr) return inst->dispatch.GetPhysicalDevicePresentRectanglesKHR(phys, surface, count, rects);
+  const VkRect2D unknown{{0, 0}, {0xFFFFFFFFu, 0xFFFFFFFFu}}; // Wayland: the size is the app's
+  return fill_array(&unknown, 1, count, rects);
+}
+
+} // namespace sfw::layer

@@ -1,0 +1,201 @@
+// Swapchain entry points: the layer's own swapchain where the surface decision says so, the
+// driver's otherwise. A layer handle never reaches the driver.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "intercepts.hpp"
+#include "log.hpp"
+#include "state.hpp"
+
+namespace sfw::layer {
+
+namespace {
+bool debug_option(const char *name) {
+  const char *value = std::getenv("SYNCFILE_WSI_DEBUG");
+  return value != nullptr && std::strstr(value, name) != nullptr;
+}
+
+// Modifiers both sides support for this format, in the driver's order.
+std::vector<uint64_t> common_modifiers(const DriverFacts &driver, const wl::DisplayInfo &compositor, VkFormat format,
+                                       uint32_t fourcc, bool modifier_tiling) {
+  std::vector<uint64_t> out;
+  auto offered = [&](uint64_t m) {
+    return std::any_of(compositor.dmabuf.begin(), compositor.dmabuf.end(),
+                       [&](const wl::FormatModifier &fm) { return fm.format == fourcc && fm.modifier == m; });
+  };
+  if (modifier_tiling)
+    for (uint64_t m : exportable_modifiers(driver, format))
+      if (offered(m)) out.push_back(m);
+  const DriverFacts::FormatSupport *fs = driver.format(format);
+  if (fs != nullptr && fs->dmabuf_export_linear && offered(wl::kModifierLinear) &&
+      std::find(out.begin(), out.end(), wl::kModifierLinear) == out.end())
+    out.push_back(wl::kModifierLinear);
+  return out;
+}
+} // namespace
+
+VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwapchainCreateInfoKHR *info,
+                                                    const VkAllocationCallbacks *allocator,
+                                                    VkSwapchainKHR *swapchain) noexcept {
+  DeviceState *dev = device_of(device);
+  if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  try {
+    std::shared_ptr<SurfaceState> surface = find_surface(*dev->instance, info->surface);
+    const SurfaceState::PerDevice *d = surface ? &surface_decision(*dev->instance, dev->physical_device, *surface) : nullptr;
+    if (d == nullptr || d->decision.mode == Mode::passthrough || !dev->may_own_swapchains) {
+      if (dev->layer_swapchain(info->oldSwapchain)) return VK_ERROR_NATIVE_WINDOW_IN_USE_KHR;
+      return dev->dispatch.CreateSwapchainKHR(device, info, allocator, swapchain);
+    }
+    bool opaque = info->compositeAlpha == VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR;
+    SwapchainParams p;
+    p.device = device;
+    p.vk = &dev->swapchain_vk;
+    p.memory = dev->memory;
+    p.mode = d->decision.mode;
+    p.display = surface->display;
+    p.surface = surface->wl;
+    p.drm_format = drm_fourcc_for(info->imageFormat, opaque);
+    p.use_drm_modifier_tiling = dev->drm_modifiers_enabled;
+    p.modifiers = common_modifiers(*d->driver, *d->compositor, info->imageFormat, p.drm_format, p.use_drm_modifier_tiling);
+    if (p.modifiers.empty()) {
+      SFW_ERROR("vkCreateSwapchainKHR: format %d has no modifier in common with the compositor", info->imageFormat);
+      return VK_ERROR_INITIALIZATION_FAILED;
+    }
+    for (uint64_t m : p.modifiers)
+      for (const auto &fs : d->driver->formats)
+        if (fs.format == info->imageFormat)
+          for (const auto &mod : fs.modifiers)
+            if (mod.modifier == m) p.modifier_planes.push_back({m, mod.plane_count});
+    p.wait_for_frame_callback =
+        info->presentMode == VK_PRESENT_MODE_FIFO_KHR || info->presentMode == VK_PRESENT_MODE_FIFO_RELAXED_KHR;
+    p.semaphore_import = !debug_option("no-semaphore-import");
+    uint32_t minimum = info->presentMode == VK_PRESENT_MODE_MAILBOX_KHR ? 4 : 3;
+    p.image_count = std::max(info->minImageCount, minimum);
+    p.format = info->imageFormat;
+    p.extent = info->imageExtent;
+    p.array_layers = info->imageArrayLayers;
+    p.usage = info->imageUsage;
+    p.sharing = info->imageSharingMode;
+    if (p.sharing == VK_SHARING_MODE_CONCURRENT)
+      p.queue_families.assign(info->pQueueFamilyIndices, info->pQueueFamilyIndices + info->queueFamilyIndexCount);
+    if (info->flags & VK_SWAPCHAIN_CREATE_MUTABLE_FORMAT_BIT_KHR) {
+      p.image_flags |= VK_IMAGE_CREATE_MUTABLE_FORMAT_BIT;
+      for (auto *s = static_cast<const VkBaseInStructure *>(info->pNext); s != nullptr; s = s->pNext)
+        if (s->sType == VK_STRUCTURE_TYPE_IMAGE_FORMAT_LIST_CREATE_INFO) {
+          auto *list = reinterpret_cast<const VkImageFormatListCreateInfo *>(s);
+          p.view_formats.assign(list->pViewFormats, list->pViewFormats + list->viewFormatCount);
+        }
+    }
+    auto sc = std::make_shared<LayerSwapchain>();
+    sc->surface = surface;
+    sc->device = device;
+    VkResult result = Swapchain::create(p, &sc->engine);
+    if (result != VK_SUCCESS) return result;
+    SFW_DEBUG("swapchain %p: %s", static_cast<void *>(sc.get()), sc->engine->describe().c_str());
+    std::lock_guard lock(dev->swapchains_mutex);
+    *swapchain = to_handle(sc.get());
+    dev->swapchains.emplace(*swapchain, std::move(sc));
+    return VK_SUCCESS;
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+}
+
+VKAPI_ATTR void VKAPI_CALL vkDestroySwapchainKHR(VkDevice device, VkSwapchainKHR swapchain,
+                                                 const VkAllocationCallbacks *allocator) noexcept {
+  DeviceState *dev = device_of(device);
+  if (dev == nullptr || swapchain == VK_NULL_HANDLE) return;
+  std::shared_ptr<LayerSwapchain> sc;
+  {
+    std::lock_guard lock(dev->swapchains_mutex);
+    auto it = dev->swapchains.find(swapchain);
+    if (it != dev->swapchains.end()) {
+      sc = std::move(it->second);
+      dev->swapchains.erase(it);
+      // Acquire semaphores still pending for it keep their own reference until consumed.
+    }
+  }
+  if (!sc) return dev->dispatch.DestroySwapchainKHR(device, swapchain, allocator);
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkGetSwapchainImagesKHR(VkDevice device, VkSwapchainKHR swapchain, uint32_t *count,
+                                                       VkImage *images) noexcept {
+  DeviceState *dev = device_of(device);
+  if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  std::shared_ptr<LayerSwapchain> sc;
+  try {
+    sc = dev->layer_swapchain(swapchain);
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  if (!sc) return dev->dispatch.GetSwapchainImagesKHR(device, swapchain, count, images);
+  return sc->engine->get_images(count, images);
+}
+
+static VkResult acquire(DeviceState &dev, LayerSwapchain &sc, uint64_t timeout, VkSemaphore semaphore, VkFence fence,
+                        uint32_t *index) noexcept {
+  VkResult result = sc.engine->acquire(timeout, semaphore, fence, index);
+  if ((result == VK_SUCCESS || result == VK_SUBOPTIMAL_KHR) && semaphore != VK_NULL_HANDLE &&
+      sc.engine->needs_acquire_back(*index)) {
+    // The first submit (or present) that waits on this semaphore takes the image back from the
+    // compositor's queue family, on its own queue.
+    try {
+      std::lock_guard lock(dev.swapchains_mutex);
+      auto self = dev.swapchains.find(to_handle(&sc));
+      if (self != dev.swapchains.end() && dev.pending.insert_or_assign(semaphore, DeviceState::PendingAcquire{self->second, *index}).second)
+        dev.pending_acquires.fetch_add(1, std::memory_order_relaxed);
+    } catch (const std::bad_alloc &) {
+      return VK_ERROR_OUT_OF_HOST_MEMORY;
+    }
+  }
+  return result;
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkAcquireNextImageKHR(VkDevice device, VkSwapchainKHR swapchain, uint64_t timeout,
+                                                     VkSemaphore semaphore, VkFence fence, uint32_t *index) noexcept {
+  DeviceState *dev = device_of(device);
+  if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  std::shared_ptr<LayerSwapchain> sc;
+  try {
+    sc = dev->layer_swapchain(swapchain);
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  if (!sc) return dev->dispatch.AcquireNextImageKHR(device, swapchain, timeout, semaphore, fence, index);
+  return acquire(*dev, *sc, timeout, semaphore, fence, index);
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkAcquireNextImage2KHR(VkDevice device, const VkAcquireNextImageInfoKHR *info,
+                                                      uint32_t *index) noexcept {
+  DeviceState *dev = device_of(device);
+  if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  std::shared_ptr<LayerSwapchain> sc;
+  try {
+    sc = dev->layer_swapchain(info->swapchain);
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  if (!sc) return dev->dispatch.AcquireNextImage2KHR(device, info, index);
+  return acquire(*dev, *sc, info->timeout, info->semaphore, info->fence, index);
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkGetDeviceGroupSurfacePresentModesKHR(VkDevice device, VkSurfaceKHR surface,
+                                                                      VkDeviceGroupPresentModeFlagsKHR *modes) noexcept {
+  DeviceState *dev = device_of(device);
+  if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+  std::shared_ptr<SurfaceState> state;
+  try {
+    state = find_surface(*dev->instance, surface);
+    if (state && surface_decision(*dev->instance, dev->physical_device, *state).decision.mode != Mode::passthrough) {
+      *modes = VK_DEVICE_GROUP_PRESENT_MODE_LOCAL_BIT_KHR;
+      return VK_SUCCESS;
+    }
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  return dev->dispatch.GetDeviceGroupSurfacePresentModesKHR(device, surface, modes);
+}
+
+} // namespace sfw::layer

@@ -1,0 +1,50 @@
+// The layer's view of surfaces and swapchains: which (physical device, surface) pairs it owns,
+// and which swapchain handles are its own.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "swapchain/driver_facts.hpp"
+#include "swapchain/mode.hpp"
+#include "swapchain/swapchain.hpp"
+#include "wayland/display_info.hpp"
+
+struct wl_display;
+struct wl_surface;
+
+namespace sfw::layer {
+
+struct InstanceState;
+
+struct SurfaceState {
+  VkSurfaceKHR surface = VK_NULL_HANDLE; // the driver's surface, kept for passthrough
+  wl_display *display = nullptr;
+  wl_surface *wl = nullptr;
+
+  struct PerDevice {
+    VkPhysicalDevice physical_device;
+    ModeDecision decision;
+    std::shared_ptr<const DriverFacts> driver;
+    std::shared_ptr<const wl::DisplayInfo> compositor;
+  };
+  std::mutex mutex;
+  std::vector<PerDevice> decisions; // one per physical device, decided once, kept for the surface's life
+};
+
+// The decision for (physical device, surface), made at the first query and logged once.
+const SurfaceState::PerDevice &surface_decision(InstanceState &instance, VkPhysicalDevice phys, SurfaceState &surface);
+std::shared_ptr<SurfaceState> find_surface(InstanceState &instance, VkSurfaceKHR surface);
+std::shared_ptr<const DriverFacts> driver_facts(InstanceState &instance, VkPhysicalDevice phys);
+
+// A swapchain the layer owns, as the app's handle points to it.
+struct LayerSwapchain {
+  std::unique_ptr<Swapchain> engine;
+  std::shared_ptr<SurfaceState> surface;
+  VkDevice device = VK_NULL_HANDLE;
+};
+
+inline VkSwapchainKHR to_handle(LayerSwapchain *sc) noexcept { return reinterpret_cast<VkSwapchainKHR>(sc); }
+
+} // namespace sfw::layer

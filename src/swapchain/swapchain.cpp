@@ -1,0 +1,117 @@
+#include "swapchain/swapchain.hpp"
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstring>
+#include <new>
+
+#include "kernel/dmabuf_sync.hpp"
+#include "kernel/sync_file.hpp"
+#include "log.hpp"
+#include "swapchain/image.hpp"
+
+namespace sfw {
+
+constexpr uint64_t kLayerWorkBoundNs = 5'000'000'000; // the layer's own submits
+
+constexpr auto kCreateTimeout = std::chrono::milliseconds(2000);
+
+Swapchain::Swapchain(const SwapchainParams &params) : params_(params), mode_(params.mode) {}
+
+VkResult Swapchain::create(const SwapchainParams &params, std::unique_ptr<Swapchain> *out) {
+  std::unique_ptr<Swapchain> sc(new (std::nothrow) Swapchain(params));
+  if (!sc) return VK_ERROR_OUT_OF_HOST_MEMORY;
+  wl::Status status = wl::Status::ok;
+  sc->link_ = wl::SurfaceLink::create(params.display, params.surface, kCreateTimeout, &status);
+  if (!sc->link_) {
+    SFW_ERROR("swapchain: cannot link to the Wayland surface: %s", wl::to_string(status));
+    return status == wl::Status::lost ? VK_ERROR_SURFACE_LOST_KHR : VK_ERROR_INITIALIZATION_FAILED;
+  }
+  const SwapchainVk &vk = *params.vk;
+  // The compositor rejects (format, modifier) pairs with `failed`: try the next, then LINEAR.
+  std::vector<uint64_t> candidates = params.modifiers;
+  if (std::find(candidates.begin(), candidates.end(), 0) == candidates.end()) candidates.push_back(0);
+  VkResult result = VK_ERROR_INITIALIZATION_FAILED;
+  for (uint64_t modifier : candidates) {
+    result = sc->create_images(modifier);
+    if (result != VK_ERROR_FORMAT_NOT_SUPPORTED) break;
+    SFW_INFO("swapchain: the compositor refused modifier 0x%" PRIx64 "; trying the next", modifier);
+  }
+  // VK_ERROR_FORMAT_NOT_SUPPORTED is internal (every buffer refused); it is no valid result here.
+  if (result != VK_SUCCESS) return result == VK_ERROR_FORMAT_NOT_SUPPORTED ? VK_ERROR_INITIALIZATION_FAILED : result;
+
+  for (auto &image : sc->images_) {
+    VkExportSemaphoreCreateInfo exportable{VK_STRUCTURE_TYPE_EXPORT_SEMAPHORE_CREATE_INFO};
+    exportable.handleTypes = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+    VkSemaphoreCreateInfo sem_info{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
+    sem_info.pNext = sc->mode_ == Mode::syncfile ? &exportable : nullptr;
+    VkSemaphoreCreateInfo plain{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
+    if ((result = vk.CreateSemaphore(params.device, &sem_info, nullptr, &image->present_done)) != VK_SUCCESS ||
+        (result = vk.CreateSemaphore(params.device, &plain, nullptr, &image->acquired_back)) != VK_SUCCESS)
+      return result;
+  }
+  SFW_DEBUG("swapchain %ux%u: mode %s, format %d, drm 0x%08x, modifier 0x%" PRIx64 " (%u planes), %u images, "
+            "buffers through zwp_linux_buffer_params_v1",
+            params.extent.width, params.extent.height, to_string(sc->mode_), params.format, params.drm_format,
+            sc->modifier_, sc->plane_count_, params.image_count);
+  *out = std::move(sc);
+  return VK_SUCCESS;
+}
+
+Swapchain::~Swapchain() {
+  const SwapchainVk *vk = params_.vk;
+  VkDevice dev = params_.device;
+  // Only the layer's own work, never the compositor: the layer's present submits.
+  if (!fences_.empty()) vk->WaitForFences(dev, static_cast<uint32_t>(fences_.size()), fences_.data(), VK_TRUE, kLayerWorkBoundNs);
+  for (VkFence f : fences_) vk->DestroyFence(dev, f, nullptr);
+  destroy_images();
+  for (const Pool &p : pools_) vk->DestroyCommandPool(dev, p.pool, nullptr);
+  link_.reset();
+  if (counters_.acquires.load() != 0 || counters_.presents.load() != 0)
+    SFW_INFO("swapchain destroyed: mode %s, %" PRIu64 " acquires, %" PRIu64 " exports, %" PRIu64 " imports (%" PRIu64
+             " already signalled), %" PRIu64 " cpu waits, %" PRIu64 " presents, %" PRIu64 " degradations%s%s",
+             to_string(mode_), counters_.acquires.load(), counters_.exports.load(), counters_.imports.load(),
+             counters_.empty_exports.load(), counters_.cpu_waits.load(), counters_.presents.load(),
+             counters_.degradations.load(), degrade_reason_.empty() ? "" : ": ", degrade_reason_.c_str());
+}
+
+VkResult Swapchain::take_fence(VkFence *fence) noexcept {
+  const SwapchainVk &vk = *params_.vk;
+  for (VkFence f : fences_)
+    if (f != last_fence_ && vk.GetFenceStatus(params_.device, f) == VK_SUCCESS) {
+      vk.ResetFences(params_.device, 1, &f);
+      *fence = last_fence_ = f;
+      return VK_SUCCESS;
+    }
+  VkFenceCreateInfo info{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VkResult r = vk.CreateFence(params_.device, &info, nullptr, fence);
+  if (r != VK_SUCCESS) return r;
+  try {
+    fences_.push_back(*fence);
+  } catch (...) {
+    vk.DestroyFence(params_.device, *fence, nullptr);
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  last_fence_ = *fence;
+  return VK_SUCCESS;
+}
+
+std::string Swapchain::describe() const {
+  char text[200];
+  snprintf(text, sizeof text, "mode %s, %ux%u, modifier 0x%" PRIx64 ", %zu images", to_string(mode_),
+           params_.extent.width, params_.extent.height, modifier_, images_.size());
+  return text;
+}
+
+VkResult Swapchain::get_images(uint32_t *count, VkImage *images) const noexcept {
+  if (images == nullptr) {
+    *count = static_cast<uint32_t>(images_.size());
+    return VK_SUCCESS;
+  }
+  uint32_t n = std::min<uint32_t>(*count, static_cast<uint32_t>(images_.size()));
+  for (uint32_t i = 0; i < n; ++i) images[i] = images_[i]->image;
+  *count = n;
+  return n < images_.size() ? VK_INCOMPLETE : VK_SUCCESS;
+}
+
+} // namespace sfw

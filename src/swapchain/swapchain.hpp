@@ -1,0 +1,130 @@
+// The layer's own swapchain for a Wayland surface: an image ring on exportable dma-buf memory,
+// shared with the compositor as zwp_linux_dmabuf_v1 buffers, synchronised per image with
+// sync_files (syncfile mode) or CPU waits (cpu-wait mode).
+//
+// Image life: free -> acquired (app renders) -> presented (compositor may read) -> free again when
+// the compositor releases its wl_buffer. "Free" means no new reads will start; reads already on
+// the GPU are what the acquire's export waits for.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kernel/unique_fd.hpp"
+#include "swapchain/mode.hpp"
+#include "swapchain/vk_functions.hpp"
+#include "wayland/surface_link.hpp"
+
+struct wl_display;
+struct wl_surface;
+
+namespace sfw {
+
+struct SwapchainCounters {
+  std::atomic<uint64_t> acquires{0}, exports{0}, imports{0}, empty_exports{0}, cpu_waits{0}, presents{0},
+      degradations{0};
+};
+
+struct SwapchainParams {
+  VkDevice device = VK_NULL_HANDLE;
+  const SwapchainVk *vk = nullptr;
+  VkPhysicalDeviceMemoryProperties memory{};
+  Mode mode = Mode::syncfile;
+  wl_display *display = nullptr;
+  wl_surface *surface = nullptr;
+  uint32_t drm_format = 0;                 // DRM fourcc for the VkFormat and alpha mode
+  std::vector<uint64_t> modifiers;         // compositor ∩ driver, in preference order
+  struct ModifierPlanes {
+    uint64_t modifier;
+    uint32_t planes;
+  };
+  std::vector<ModifierPlanes> modifier_planes; // drmFormatModifierPlaneCount of each
+  bool use_drm_modifier_tiling = false;    // VK_EXT_image_drm_format_modifier enabled
+  bool wait_for_frame_callback = false;    // FIFO
+  bool semaphore_import = true;            // false: SYNCFILE_WSI_DEBUG=no-semaphore-import
+  uint32_t image_count = 0;
+  // From VkSwapchainCreateInfoKHR
+  VkFormat format = VK_FORMAT_UNDEFINED;
+  VkExtent2D extent{};
+  uint32_t array_layers = 1;
+  VkImageUsageFlags usage = 0;
+  VkImageCreateFlags image_flags = 0;
+  VkSharingMode sharing = VK_SHARING_MODE_EXCLUSIVE;
+  std::vector<uint32_t> queue_families;
+  std::vector<VkFormat> view_formats;     // VkImageFormatListCreateInfo for MUTABLE_FORMAT
+};
+
+class Swapchain {
+public:
+  // Creates images, exports their dma-bufs and makes one wl_buffer each.
+  static VkResult create(const SwapchainParams &params, std::unique_ptr<Swapchain> *out);
+  ~Swapchain();
+  Swapchain(const Swapchain &) = delete;
+  Swapchain &operator=(const Swapchain &) = delete;
+
+  VkResult get_images(uint32_t *count, VkImage *images) const noexcept;
+  VkResult acquire(uint64_t timeout_ns, VkSemaphore semaphore, VkFence fence, uint32_t *index) noexcept;
+
+  // Present is split around the layer's one submit, which may serve several swapchains: the
+  // submit runs `release` (ownership to the compositor) and signals `done`.
+  struct PresentPart {
+    VkCommandBuffer release = VK_NULL_HANDLE;
+    VkSemaphore done = VK_NULL_HANDLE;
+    VkFence fence = VK_NULL_HANDLE; // tracks the layer's own work on this image
+  };
+  VkResult prepare_present(uint32_t index, uint32_t queue_family, PresentPart *part) noexcept;
+  // After the submit: fence the dma-buf with the frame's rendering, then attach and commit.
+  VkResult finish_present(uint32_t index, std::span<const wl::Rect> damage) noexcept;
+  // The present failed before the submit: the image goes back to the swapchain.
+  void abandon_present(uint32_t index) noexcept;
+
+  // For the submit path: the batch that acquires an image back from the compositor.
+  bool needs_acquire_back(uint32_t index) const noexcept;
+  VkResult acquire_back(uint32_t index, uint32_t queue_family, VkCommandBuffer *cmd, VkSemaphore *done) noexcept;
+
+  Mode mode() const noexcept { return mode_; }
+  const SwapchainCounters &counters() const noexcept { return counters_; }
+  std::string describe() const;
+
+private:
+  struct Image;
+  explicit Swapchain(const SwapchainParams &params);
+  VkResult create_images(uint64_t modifier);   // all or nothing
+  VkResult create_image(Image &image, uint64_t modifier);
+  VkResult create_buffer(Image &image);
+  void destroy_images() noexcept;
+  VkResult barrier_cmd(uint32_t family, bool release, uint32_t index, VkCommandBuffer *out);
+  VkResult degrade(const char *why) noexcept;
+  wl::Status wait_for_free_image(std::chrono::steady_clock::time_point deadline, bool blocking, uint32_t *index);
+  VkResult import_acquire(Image &image, VkSemaphore semaphore, VkFence fence, std::chrono::steady_clock::time_point deadline,
+                          bool blocking) noexcept;
+
+  SwapchainParams params_;
+  Mode mode_;
+  bool suboptimal_once_ = false;
+  std::string degrade_reason_;
+  std::unique_ptr<wl::SurfaceLink> link_;
+  std::vector<std::unique_ptr<Image>> images_;
+  struct Pool {
+    uint32_t family;
+    VkCommandPool pool;
+  };
+  std::vector<Pool> pools_;
+  // Fences of the layer's own present submits: reused once signalled, never waited on in
+  // present (syncfile mode must not wait for the GPU); destroy waits for them.
+  std::vector<VkFence> fences_;
+  VkResult take_fence(VkFence *fence) noexcept;
+  VkFence last_fence_ = VK_NULL_HANDLE;
+  uint64_t modifier_ = 0;
+  uint32_t plane_count_ = 1;
+  std::mutex mutex_; // acquire/present vs. the submit path's acquire-back
+  SwapchainCounters counters_;
+};
+
+} // namespace sfw

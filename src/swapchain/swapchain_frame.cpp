@@ -1,0 +1,300 @@
+// One frame's path: acquire (wait for a free image, then for the compositor's reads) and present
+// (fence the dma-buf with the frame's rendering, then commit), in syncfile or cpu-wait mode.
+#include <cinttypes>
+
+#include "kernel/dmabuf_sync.hpp"
+#include "kernel/sync_file.hpp"
+#include "log.hpp"
+#include "swapchain/image.hpp"
+
+namespace sfw {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto kFlushTimeout = std::chrono::milliseconds(1000);
+constexpr auto kFrameCallbackBound = std::chrono::milliseconds(1000); // FIFO never hangs a hidden window
+constexpr uint64_t kLayerWorkBoundNs = 5'000'000'000;                 // the layer's own submits
+
+VkResult vk_result_of(wl::Status status, bool blocking) {
+  switch (status) {
+  case wl::Status::ok: return VK_SUCCESS;
+  case wl::Status::timeout: return blocking ? VK_TIMEOUT : VK_NOT_READY;
+  case wl::Status::lost: return VK_ERROR_SURFACE_LOST_KHR;
+  case wl::Status::failed:
+  case wl::Status::refused: break;
+  }
+  return VK_ERROR_OUT_OF_DATE_KHR;
+}
+
+Clock::time_point deadline_after(uint64_t timeout_ns) {
+  if (timeout_ns >= UINT64_MAX / 2) return Clock::time_point::max();
+  return Clock::now() + std::chrono::nanoseconds(timeout_ns);
+}
+
+std::chrono::nanoseconds remaining(Clock::time_point deadline) {
+  if (deadline == Clock::time_point::max()) return std::chrono::nanoseconds::max();
+  auto left = deadline - Clock::now();
+  return left < std::chrono::nanoseconds(0) ? std::chrono::nanoseconds(0) : std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+}
+} // namespace
+
+wl::Status Swapchain::wait_for_free_image(Clock::time_point deadline, bool blocking, uint32_t *index) {
+  auto find_free = [&] {
+    for (uint32_t i = 0; i < images_.size(); ++i) {
+      Image &img = *images_[i];
+      if (img.state == ImageState::presented && !img.buffer->busy()) img.state = ImageState::free;
+      if (img.state == ImageState::free) {
+        *index = i;
+        return true;
+      }
+    }
+    return false;
+  };
+  wl::Status status = link_->dispatch_pending();
+  if (status != wl::Status::ok) return status;
+  if (find_free()) return wl::Status::ok;
+  if (!blocking) return wl::Status::timeout;
+  return link_->wait_until(find_free, remaining(deadline));
+}
+
+VkResult Swapchain::acquire(uint64_t timeout_ns, VkSemaphore semaphore, VkFence fence, uint32_t *index) noexcept {
+  std::lock_guard lock(mutex_);
+  bool blocking = timeout_ns != 0;
+  Clock::time_point deadline = deadline_after(timeout_ns);
+  wl::Status status = wait_for_free_image(deadline, blocking, index);
+  if (status != wl::Status::ok) return vk_result_of(status, blocking);
+  Image &image = *images_[*index];
+  VkResult result = import_acquire(image, semaphore, fence, deadline, blocking);
+  if (result != VK_SUCCESS && result != VK_SUBOPTIMAL_KHR) return result;
+  image.state = ImageState::acquired;
+  counters_.acquires.fetch_add(1, std::memory_order_relaxed);
+  if (suboptimal_once_) {
+    suboptimal_once_ = false;
+    return VK_SUBOPTIMAL_KHR;
+  }
+  return result;
+}
+
+// Makes the app's semaphore and fence wait for the compositor's outstanding reads of the image.
+VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence fence, Clock::time_point deadline,
+                                   bool blocking) noexcept {
+  const SwapchainVk &vk = *params_.vk;
+  kernel::SyncFile reads; // empty: already signalled
+  if (mode_ == Mode::syncfile) {
+    // Write access: the new frame must wait for every reader.
+    auto exported = kernel::export_sync_file(image.dmabuf.get(), kernel::Access::write);
+    if (exported) {
+      reads = std::move(*exported);
+      counters_.exports.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      degrade("DMA_BUF_IOCTL_EXPORT_SYNC_FILE failed at acquire");
+    }
+  }
+  if (mode_ == Mode::cpu_wait) {
+    counters_.cpu_waits.fetch_add(1, std::memory_order_relaxed);
+    auto writable = kernel::wait_dmabuf_writable(image.dmabuf.get(), blocking ? remaining(deadline) : std::chrono::nanoseconds(0));
+    if (!writable) return VK_ERROR_SURFACE_LOST_KHR;
+    if (!*writable) return blocking ? VK_TIMEOUT : VK_NOT_READY;
+  }
+  // A semaphore and a fence each need their own fd; a Vulkan import takes it only on success.
+  auto import_into = [&](auto &&do_import) -> VkResult {
+    kernel::SyncFile copy;
+    if (!reads.empty()) {
+      auto dup = reads.dup();
+      if (!dup) return VK_ERROR_OUT_OF_HOST_MEMORY;
+      copy = std::move(*dup);
+    }
+    VkResult r = do_import(copy.fd_for_vulkan_import());
+    if (r == VK_SUCCESS) copy.vulkan_import_succeeded();
+    return r;
+  };
+  if (semaphore != VK_NULL_HANDLE) {
+    VkResult r = import_into([&](int fd) {
+      VkImportSemaphoreFdInfoKHR info{VK_STRUCTURE_TYPE_IMPORT_SEMAPHORE_FD_INFO_KHR};
+      info.semaphore = semaphore;
+      info.flags = VK_SEMAPHORE_IMPORT_TEMPORARY_BIT;
+      info.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+      info.fd = fd;
+      return vk.ImportSemaphoreFdKHR(params_.device, &info);
+    });
+    if (r != VK_SUCCESS) {
+      SFW_ERROR("acquire: vkImportSemaphoreFdKHR failed: %d", r);
+      return r == VK_ERROR_INVALID_EXTERNAL_HANDLE ? VK_ERROR_OUT_OF_HOST_MEMORY : r;
+    }
+  }
+  if (fence != VK_NULL_HANDLE) {
+    VkResult r = import_into([&](int fd) {
+      VkImportFenceFdInfoKHR info{VK_STRUCTURE_TYPE_IMPORT_FENCE_FD_INFO_KHR};
+      info.fence = fence;
+      info.flags = VK_FENCE_IMPORT_TEMPORARY_BIT;
+      info.handleType = VK_EXTERNAL_FENCE_HANDLE_TYPE_SYNC_FD_BIT;
+      info.fd = fd;
+      return vk.ImportFenceFdKHR(params_.device, &info);
+    });
+    if (r != VK_SUCCESS) {
+      SFW_ERROR("acquire: vkImportFenceFdKHR failed: %d", r);
+      return r == VK_ERROR_INVALID_EXTERNAL_HANDLE ? VK_ERROR_OUT_OF_HOST_MEMORY : r;
+    }
+  }
+  return VK_SUCCESS;
+}
+
+VkResult Swapchain::degrade(const char *why) noexcept {
+  if (mode_ != Mode::syncfile) return VK_SUCCESS;
+  mode_ = Mode::cpu_wait;
+  suboptimal_once_ = true;
+  counters_.degradations.fetch_add(1, std::memory_order_relaxed);
+  try {
+    degrade_reason_ = why;
+  } catch (...) {
+  }
+  SFW_WARN("swapchain degraded to cpu-wait: %s", why);
+  return VK_SUBOPTIMAL_KHR;
+}
+
+VkResult Swapchain::prepare_present(uint32_t index, uint32_t queue_family, PresentPart *part) noexcept {
+  std::lock_guard lock(mutex_);
+  if (index >= images_.size() || images_[index]->state != ImageState::acquired) {
+    SFW_ERROR("present: image %u is not acquired", index);
+    return VK_ERROR_OUT_OF_DATE_KHR;
+  }
+  Image &image = *images_[index];
+  VkResult result = barrier_cmd(queue_family, true, index, &part->release);
+  if (result == VK_SUCCESS) result = take_fence(&part->fence);
+  if (result != VK_SUCCESS) return result;
+  part->done = image.present_done;
+  return VK_SUCCESS;
+}
+
+void Swapchain::abandon_present(uint32_t index) noexcept {
+  std::lock_guard lock(mutex_);
+  if (index < images_.size() && images_[index]->state == ImageState::acquired) images_[index]->state = ImageState::free;
+}
+
+VkResult Swapchain::finish_present(uint32_t index, std::span<const wl::Rect> damage) noexcept {
+  std::lock_guard lock(mutex_);
+  Image &image = *images_[index];
+  const SwapchainVk &vk = *params_.vk;
+  image.released_to_foreign = true;
+  VkResult result = VK_SUCCESS;
+
+  if (mode_ == Mode::syncfile) {
+    VkSemaphoreGetFdInfoKHR info{VK_STRUCTURE_TYPE_SEMAPHORE_GET_FD_INFO_KHR};
+    info.semaphore = image.present_done;
+    info.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+    int fd = -1;
+    VkResult r = vk.GetSemaphoreFdKHR(params_.device, &info, &fd);
+    if (r != VK_SUCCESS) {
+      result = degrade("vkGetSemaphoreFdKHR failed at present");
+    } else {
+      kernel::SyncFile rendered{kernel::UniqueFd(fd)};
+      if (rendered.empty()) {
+        counters_.empty_exports.fetch_add(1, std::memory_order_relaxed); // already signalled: nothing to fence
+      } else if (auto imported = kernel::import_sync_file(image.dmabuf.get(), rendered, kernel::Access::write); imported) {
+        counters_.imports.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        result = degrade("DMA_BUF_IOCTL_IMPORT_SYNC_FILE failed at present");
+      }
+    }
+  }
+  if (mode_ == Mode::cpu_wait) {
+    // No way to hand the compositor a fence: wait for the frame before it may read.
+    counters_.cpu_waits.fetch_add(1, std::memory_order_relaxed);
+    if (vk.WaitForFences(params_.device, 1, &last_fence_, VK_TRUE, kLayerWorkBoundNs) != VK_SUCCESS)
+      return VK_ERROR_DEVICE_LOST;
+  }
+
+  if (params_.wait_for_frame_callback && link_->frame_pending()) {
+    // FIFO: at most one frame ahead of the compositor, but never stuck on a hidden window.
+    wl::Status s = link_->wait_until([&] { return !link_->frame_pending(); }, kFrameCallbackBound);
+    if (s == wl::Status::lost) return VK_ERROR_SURFACE_LOST_KHR;
+  }
+  wl::Status s = link_->present(*image.buffer, damage, params_.wait_for_frame_callback, kFlushTimeout);
+  image.state = ImageState::presented;
+  counters_.presents.fetch_add(1, std::memory_order_relaxed);
+  if (s == wl::Status::lost) return VK_ERROR_SURFACE_LOST_KHR;
+  if (result == VK_SUCCESS && suboptimal_once_) {
+    suboptimal_once_ = false;
+    return VK_SUBOPTIMAL_KHR;
+  }
+  return result;
+}
+
+bool Swapchain::needs_acquire_back(uint32_t index) const noexcept {
+  return index < images_.size() && images_[index]->released_to_foreign;
+}
+
+VkResult Swapchain::acquire_back(uint32_t index, uint32_t queue_family, VkCommandBuffer *cmd, VkSemaphore *done) noexcept {
+  std::lock_guard lock(mutex_);
+  Image &image = *images_[index];
+  VkResult result = barrier_cmd(queue_family, false, index, cmd);
+  if (result != VK_SUCCESS) return result;
+  *done = image.acquired_back;
+  image.released_to_foreign = false;
+  return VK_SUCCESS;
+}
+
+// Pre-recorded, simultaneous-use command buffers per (image, queue family): the ownership
+// transfer to the compositor (FOREIGN) at present and back before the next rendering.
+VkResult Swapchain::barrier_cmd(uint32_t family, bool release, uint32_t index, VkCommandBuffer *out) {
+  Image &image = *images_[index];
+  for (const auto &c : image.cmds)
+    if (c.family == family) {
+      *out = release ? c.release : c.acquire;
+      return VK_SUCCESS;
+    }
+  const SwapchainVk &vk = *params_.vk;
+  VkDevice dev = params_.device;
+  VkCommandPool pool = VK_NULL_HANDLE;
+  for (const Pool &p : pools_)
+    if (p.family == family) pool = p.pool;
+  if (pool == VK_NULL_HANDLE) {
+    VkCommandPoolCreateInfo info{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    info.queueFamilyIndex = family;
+    VkResult r = vk.CreateCommandPool(dev, &info, nullptr, &pool);
+    if (r != VK_SUCCESS) return r;
+    try {
+      pools_.push_back({family, pool});
+    } catch (...) {
+      vk.DestroyCommandPool(dev, pool, nullptr);
+      return VK_ERROR_OUT_OF_HOST_MEMORY;
+    }
+  }
+  VkCommandBuffer cmds[2];
+  VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  alloc.commandPool = pool;
+  alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  alloc.commandBufferCount = 2;
+  VkResult r = vk.AllocateCommandBuffers(dev, &alloc, cmds);
+  if (r != VK_SUCCESS) return r;
+  bool concurrent = params_.sharing == VK_SHARING_MODE_CONCURRENT;
+  uint32_t own = concurrent ? VK_QUEUE_FAMILY_IGNORED : family;
+  for (int i = 0; i < 2; ++i) {
+    if (params_.vk->set_device_loader_data) params_.vk->set_device_loader_data(dev, cmds[i]);
+    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    begin.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
+    vk.BeginCommandBuffer(cmds[i], &begin);
+    VkImageMemoryBarrier barrier{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
+    barrier.oldLayout = barrier.newLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
+    barrier.srcQueueFamilyIndex = i == 0 ? own : VK_QUEUE_FAMILY_FOREIGN_EXT;
+    barrier.dstQueueFamilyIndex = i == 0 ? VK_QUEUE_FAMILY_FOREIGN_EXT : own;
+    barrier.image = image.image;
+    barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, params_.array_layers};
+    barrier.srcAccessMask = i == 0 ? VK_ACCESS_MEMORY_WRITE_BIT : 0;
+    barrier.dstAccessMask = i == 0 ? 0 : VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT;
+    vk.CmdPipelineBarrier(cmds[i], VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+                          i == 0 ? VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT : VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, 0, 0, nullptr,
+                          0, nullptr, 1, &barrier);
+    if ((r = vk.EndCommandBuffer(cmds[i])) != VK_SUCCESS) return r;
+  }
+  try {
+    image.cmds.push_back({family, cmds[0], cmds[1]});
+  } catch (...) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  *out = release ? cmds[0] : cmds[1];
+  return VK_SUCCESS;
+}
+
+} // namespace sfw

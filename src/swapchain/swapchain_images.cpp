@@ -1,0 +1,163 @@
+// Swapchain images: VkImages on dedicated, exportable dma-buf memory, and their wl_buffers.
+#include <cinttypes>
+#include <algorithm>
+#include <new>
+
+#include "log.hpp"
+#include "swapchain/image.hpp"
+
+namespace sfw {
+
+namespace {
+constexpr auto kBufferTimeout = std::chrono::milliseconds(2000);
+
+uint32_t pick_memory_type(const VkPhysicalDeviceMemoryProperties &props, uint32_t allowed) {
+  // Device-local first: the compositor reads through the dma-buf, the GPU writes every frame.
+  for (VkMemoryPropertyFlags want : {VkMemoryPropertyFlags(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT), VkMemoryPropertyFlags(0)})
+    for (uint32_t i = 0; i < props.memoryTypeCount; ++i)
+      if ((allowed & (1u << i)) && (props.memoryTypes[i].propertyFlags & want) == want) return i;
+  return UINT32_MAX;
+}
+} // namespace
+
+VkResult Swapchain::create_images(uint64_t modifier) {
+  VkResult result = VK_SUCCESS;
+  try {
+    for (uint32_t i = 0; i < params_.image_count && result == VK_SUCCESS; ++i) {
+      images_.push_back(std::make_unique<Image>());
+      result = create_image(*images_.back(), modifier);
+      if (result == VK_SUCCESS) result = create_buffer(*images_.back());
+    }
+  } catch (const std::bad_alloc &) {
+    result = VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  if (result != VK_SUCCESS) destroy_images();
+  return result;
+}
+
+void Swapchain::destroy_images() noexcept {
+  const SwapchainVk &vk = *params_.vk;
+  VkDevice dev = params_.device;
+  for (auto &image : images_) {
+    image->buffer.reset();
+    if (image->present_done) vk.DestroySemaphore(dev, image->present_done, nullptr);
+    if (image->acquired_back) vk.DestroySemaphore(dev, image->acquired_back, nullptr);
+    if (image->image) vk.DestroyImage(dev, image->image, nullptr);
+    if (image->memory) vk.FreeMemory(dev, image->memory, nullptr);
+  }
+  images_.clear();
+}
+
+VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
+  const SwapchainVk &vk = *params_.vk;
+  VkDevice dev = params_.device;
+
+  VkExternalMemoryImageCreateInfo external{VK_STRUCTURE_TYPE_EXTERNAL_MEMORY_IMAGE_CREATE_INFO};
+  external.handleTypes = VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT;
+  VkImageDrmFormatModifierListCreateInfoEXT modifier_list{VK_STRUCTURE_TYPE_IMAGE_DRM_FORMAT_MODIFIER_LIST_CREATE_INFO_EXT};
+  modifier_list.drmFormatModifierCount = 1;
+  modifier_list.pDrmFormatModifiers = &modifier;
+  VkImageFormatListCreateInfo format_list{VK_STRUCTURE_TYPE_IMAGE_FORMAT_LIST_CREATE_INFO};
+  format_list.viewFormatCount = static_cast<uint32_t>(params_.view_formats.size());
+  format_list.pViewFormats = params_.view_formats.data();
+
+  bool modifier_tiling = params_.use_drm_modifier_tiling;
+  const void *chain = &external;
+  if (modifier_tiling) {
+    modifier_list.pNext = chain;
+    chain = &modifier_list;
+  } else if (modifier != 0) {
+    return VK_ERROR_FORMAT_NOT_SUPPORTED; // without the extension only LINEAR can be described
+  }
+  if (!params_.view_formats.empty()) {
+    format_list.pNext = chain;
+    chain = &format_list;
+  }
+  VkImageCreateInfo info{VK_STRUCTURE_TYPE_IMAGE_CREATE_INFO};
+  info.pNext = chain;
+  info.flags = params_.image_flags;
+  info.imageType = VK_IMAGE_TYPE_2D;
+  info.format = params_.format;
+  info.extent = {params_.extent.width, params_.extent.height, 1};
+  info.mipLevels = 1;
+  info.arrayLayers = params_.array_layers;
+  info.samples = VK_SAMPLE_COUNT_1_BIT;
+  info.tiling = modifier_tiling ? VK_IMAGE_TILING_DRM_FORMAT_MODIFIER_EXT : VK_IMAGE_TILING_LINEAR;
+  info.usage = params_.usage;
+  info.sharingMode = params_.sharing;
+  info.queueFamilyIndexCount = static_cast<uint32_t>(params_.queue_families.size());
+  info.pQueueFamilyIndices = params_.queue_families.data();
+  info.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
+  VkResult result = vk.CreateImage(dev, &info, nullptr, &image.image);
+  if (result != VK_SUCCESS) {
+    SFW_WARN("swapchain: vkCreateImage with modifier 0x%" PRIx64 " failed: %d", modifier, result);
+    return result == VK_ERROR_OUT_OF_HOST_MEMORY || result == VK_ERROR_OUT_OF_DEVICE_MEMORY ? result
+                                                                                             : VK_ERROR_FORMAT_NOT_SUPPORTED;
+  }
+
+  VkMemoryRequirements reqs;
+  vk.GetImageMemoryRequirements(dev, image.image, &reqs);
+  VkMemoryDedicatedAllocateInfo dedicated{VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO};
+  dedicated.image = image.image;
+  VkExportMemoryAllocateInfo export_info{VK_STRUCTURE_TYPE_EXPORT_MEMORY_ALLOCATE_INFO};
+  export_info.pNext = &dedicated;
+  export_info.handleTypes = VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT;
+  VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  alloc.pNext = &export_info;
+  alloc.allocationSize = reqs.size;
+  alloc.memoryTypeIndex = pick_memory_type(params_.memory, reqs.memoryTypeBits);
+  if (alloc.memoryTypeIndex == UINT32_MAX) return VK_ERROR_OUT_OF_DEVICE_MEMORY;
+  if ((result = vk.AllocateMemory(dev, &alloc, nullptr, &image.memory)) != VK_SUCCESS) return result;
+  if ((result = vk.BindImageMemory(dev, image.image, image.memory, 0)) != VK_SUCCESS) return result;
+
+  VkMemoryGetFdInfoKHR fd_info{VK_STRUCTURE_TYPE_MEMORY_GET_FD_INFO_KHR};
+  fd_info.memory = image.memory;
+  fd_info.handleType = VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT;
+  int fd = -1;
+  if ((result = vk.GetMemoryFdKHR(dev, &fd_info, &fd)) != VK_SUCCESS) {
+    SFW_ERROR("swapchain: vkGetMemoryFdKHR failed: %d", result);
+    return result == VK_ERROR_TOO_MANY_OBJECTS ? VK_ERROR_OUT_OF_HOST_MEMORY : result;
+  }
+  image.dmabuf.reset(fd);
+
+  // The real planes: MEMORY_PLANE_i for modifier tiling, COLOR for LINEAR.
+  if (modifier_tiling) {
+    VkImageDrmFormatModifierPropertiesEXT props{VK_STRUCTURE_TYPE_IMAGE_DRM_FORMAT_MODIFIER_PROPERTIES_EXT};
+    if (vk.GetImageDrmFormatModifierPropertiesEXT(dev, image.image, &props) == VK_SUCCESS) modifier_ = props.drmFormatModifier;
+    plane_count_ = 1;
+    for (const auto &mp : params_.modifier_planes)
+      if (mp.modifier == modifier_) plane_count_ = std::max(1u, std::min(mp.planes, 4u));
+  } else {
+    modifier_ = 0;
+    plane_count_ = 1;
+  }
+  static constexpr VkImageAspectFlagBits plane_aspects[] = {
+      VK_IMAGE_ASPECT_MEMORY_PLANE_0_BIT_EXT, VK_IMAGE_ASPECT_MEMORY_PLANE_1_BIT_EXT,
+      VK_IMAGE_ASPECT_MEMORY_PLANE_2_BIT_EXT, VK_IMAGE_ASPECT_MEMORY_PLANE_3_BIT_EXT};
+  for (uint32_t p = 0; p < plane_count_; ++p) {
+    VkImageSubresource sub{modifier_tiling ? static_cast<VkImageAspectFlags>(plane_aspects[p]) : VK_IMAGE_ASPECT_COLOR_BIT, 0, 0};
+    VkSubresourceLayout layout{};
+    vk.GetImageSubresourceLayout(dev, image.image, &sub, &layout);
+    if (layout.offset > UINT32_MAX || layout.rowPitch > UINT32_MAX) return VK_ERROR_FORMAT_NOT_SUPPORTED;
+    image.planes[p] = {image.dmabuf.get(), static_cast<uint32_t>(layout.offset), static_cast<uint32_t>(layout.rowPitch)};
+  }
+  return VK_SUCCESS;
+}
+
+VkResult Swapchain::create_buffer(Image &image) {
+  wl::FormatModifier fm{params_.drm_format, modifier_};
+  wl::Status status = link_->create_buffer(params_.extent.width, params_.extent.height, fm,
+                                           std::span<const wl::SurfaceLink::Plane>(image.planes, plane_count_),
+                                           &image.buffer, kBufferTimeout);
+  switch (status) {
+  case wl::Status::ok: return VK_SUCCESS;
+  case wl::Status::failed:
+  case wl::Status::refused: return VK_ERROR_FORMAT_NOT_SUPPORTED; // try the next modifier
+  case wl::Status::lost: return VK_ERROR_SURFACE_LOST_KHR;
+  case wl::Status::timeout: break;
+  }
+  SFW_ERROR("swapchain: the compositor did not answer buffer creation in time");
+  return VK_ERROR_INITIALIZATION_FAILED;
+}
+
+} // namespace sfw

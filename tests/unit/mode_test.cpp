@@ -1,0 +1,83 @@
+// The modes table: every row, the overrides, and bad values of SYNCFILE_WSI_MODE.
+#include <gtest/gtest.h>
+
+#include "swapchain/mode.hpp"
+
+using namespace sfw;
+
+namespace {
+ModeFacts everything() {
+  ModeFacts f;
+  f.dmabuf_image_export = f.fence_sync_fd_import = f.semaphore_sync_fd_import = f.semaphore_sync_fd_export = true;
+  f.queue_family_foreign = f.compositor_dmabuf = f.common_format = true;
+  f.kernel_sync_file = Tristate::yes;
+  return f;
+}
+} // namespace
+
+TEST(Mode, EverythingGivesSyncfile) {
+  EXPECT_EQ(decide_mode(everything(), ModeRequest::automatic).mode, Mode::syncfile);
+  ModeFacts f = everything();
+  f.kernel_sync_file = Tristate::unknown; // settled at the first image
+  EXPECT_EQ(decide_mode(f, ModeRequest::automatic).mode, Mode::syncfile);
+}
+
+TEST(Mode, NoSemaphoreExportOrOldKernelGivesCpuWait) {
+  ModeFacts f = everything();
+  f.semaphore_sync_fd_export = false;
+  ModeDecision d = decide_mode(f, ModeRequest::automatic);
+  EXPECT_EQ(d.mode, Mode::cpu_wait);
+  EXPECT_NE(d.reasons.find("SYNC_FD from semaphores"), std::string::npos) << d.reasons;
+  f = everything();
+  f.kernel_sync_file = Tristate::no;
+  d = decide_mode(f, ModeRequest::automatic);
+  EXPECT_EQ(d.mode, Mode::cpu_wait);
+  EXPECT_NE(d.reasons.find("Linux < 6.0"), std::string::npos) << d.reasons;
+}
+
+TEST(Mode, MissingPrerequisitesGivePassthroughWithEveryReason) {
+  ModeFacts f = everything();
+  f.dmabuf_image_export = false;
+  f.compositor_dmabuf = false;
+  ModeDecision d = decide_mode(f, ModeRequest::automatic);
+  EXPECT_EQ(d.mode, Mode::passthrough);
+  EXPECT_NE(d.reasons.find("dma-bufs"), std::string::npos) << d.reasons;
+  EXPECT_NE(d.reasons.find("zwp_linux_dmabuf_v1"), std::string::npos) << d.reasons;
+  for (bool ModeFacts::*flag : {&ModeFacts::fence_sync_fd_import, &ModeFacts::queue_family_foreign, &ModeFacts::common_format}) {
+    ModeFacts g = everything();
+    g.*flag = false;
+    EXPECT_EQ(decide_mode(g, ModeRequest::automatic).mode, Mode::passthrough);
+  }
+  ModeFacts g = everything();
+  g.semaphore_sync_fd_import = false; // the lazy path covers it
+  EXPECT_EQ(decide_mode(g, ModeRequest::automatic).mode, Mode::syncfile);
+}
+
+TEST(Mode, OverridesThatCanWorkAreObeyed) {
+  EXPECT_EQ(decide_mode(everything(), ModeRequest::cpu_wait).mode, Mode::cpu_wait);
+  EXPECT_EQ(decide_mode(everything(), ModeRequest::passthrough).mode, Mode::passthrough);
+  EXPECT_EQ(decide_mode(everything(), ModeRequest::syncfile).mode, Mode::syncfile);
+}
+
+TEST(Mode, ForcedModesThatCannotWorkFallBackToAuto) {
+  ModeFacts f = everything();
+  f.semaphore_sync_fd_export = false;
+  ModeDecision d = decide_mode(f, ModeRequest::syncfile);
+  EXPECT_TRUE(d.request_ignored);
+  EXPECT_EQ(d.mode, Mode::cpu_wait);
+  f.compositor_dmabuf = false;
+  d = decide_mode(f, ModeRequest::cpu_wait);
+  EXPECT_TRUE(d.request_ignored);
+  EXPECT_EQ(d.mode, Mode::passthrough);
+}
+
+TEST(Mode, ParsesRequests) {
+  ModeRequest r{};
+  EXPECT_TRUE(parse_mode_request("cpu-wait", &r));
+  EXPECT_EQ(r, ModeRequest::cpu_wait);
+  EXPECT_TRUE(parse_mode_request("AUTO", &r));
+  EXPECT_EQ(r, ModeRequest::automatic);
+  EXPECT_FALSE(parse_mode_request("fast", &r));
+  EXPECT_FALSE(parse_mode_request("", &r));
+  EXPECT_FALSE(parse_mode_request(nullptr, &r));
+}
