@@ -75,15 +75,20 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
   std::vector<VkCommandBuffer> acquire_backs;
   if (dev.pending_acquires.load(std::memory_order_relaxed) != 0) {
     std::lock_guard lock(dev.swapchains_mutex);
-    for (VkSemaphore s : waits) {
-      auto it = dev.pending.find(s);
-      if (it == dev.pending.end()) continue;
-      VkCommandBuffer cmd;
-      VkSemaphore unused;
-      if (it->second.swapchain->engine->acquire_back(it->second.index, family, &cmd, &unused) == VK_SUCCESS)
-        acquire_backs.push_back(cmd);
+    for (auto w = waits.begin(); w != waits.end();) {
+      auto it = dev.pending.find(*w);
+      if (it == dev.pending.end()) {
+        ++w;
+        continue;
+      }
+      Swapchain::TakeBack take;
+      if (it->second.swapchain->engine->take_back(it->second.index, family, &take) == VK_SUCCESS &&
+          take.cmd != VK_NULL_HANDLE)
+        acquire_backs.push_back(take.cmd);
       dev.pending.erase(it);
       dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+      // Lazy: nobody signals that semaphore; the CPU wait in take_back replaced the wait on it.
+      w = take.lazy ? waits.erase(w) : w + 1;
     }
   }
   cmds.insert(cmds.begin(), acquire_backs.begin(), acquire_backs.end());

@@ -14,11 +14,12 @@ namespace sfw::layer {
 namespace {
 
 // One image to take back from the compositor before the app's batch that waits on `app_wait`.
+// Normal: the layer's batch takes the app's wait and signals `done`, which the app's batch waits
+// on instead. Lazy (the semaphore was never loaded): the layer's batch signals `app_wait` itself.
 struct AcquireBack {
   VkSemaphore app_wait;
   VkPipelineStageFlags stage;
-  VkCommandBuffer cmd;
-  VkSemaphore done;
+  Swapchain::TakeBack take;
 };
 
 // Claims the pending acquire (if any) for `semaphore`. Caller holds swapchains_mutex.
@@ -26,27 +27,28 @@ bool claim_pending(DeviceState &dev, VkSemaphore semaphore, uint32_t family, VkP
                    std::vector<AcquireBack> *out) {
   auto it = dev.pending.find(semaphore);
   if (it == dev.pending.end()) return false;
-  AcquireBack ab{semaphore, stage, VK_NULL_HANDLE, VK_NULL_HANDLE};
-  VkResult r = it->second.swapchain->engine->acquire_back(it->second.index, family, &ab.cmd, &ab.done);
+  AcquireBack ab{semaphore, stage, {}};
+  VkResult r = it->second.swapchain->engine->take_back(it->second.index, family, &ab.take);
   dev.pending.erase(it);
   dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
   if (r != VK_SUCCESS) return false; // the app's wait stays as it was
   out->push_back(ab);
-  return true;
+  return !ab.take.lazy; // lazy: the app's batch keeps waiting on its own semaphore
 }
 
 VkResult submit_acquire_backs(DeviceState &dev, VkQueue queue, const std::vector<AcquireBack> &backs) {
   std::vector<VkSubmitInfo> batches(backs.size());
   for (size_t i = 0; i < backs.size(); ++i) {
     VkSubmitInfo &b = batches[i];
+    const AcquireBack &ab = backs[i];
     b = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
-    b.waitSemaphoreCount = 1;
-    b.pWaitSemaphores = &backs[i].app_wait;
-    b.pWaitDstStageMask = &backs[i].stage;
-    b.commandBufferCount = 1;
-    b.pCommandBuffers = &backs[i].cmd;
+    b.waitSemaphoreCount = ab.take.lazy ? 0 : 1;
+    b.pWaitSemaphores = &ab.app_wait;
+    b.pWaitDstStageMask = &ab.stage;
+    b.commandBufferCount = ab.take.cmd != VK_NULL_HANDLE ? 1 : 0;
+    b.pCommandBuffers = &ab.take.cmd;
     b.signalSemaphoreCount = 1;
-    b.pSignalSemaphores = &backs[i].done;
+    b.pSignalSemaphores = ab.take.lazy ? &ab.app_wait : &ab.take.done;
   }
   return dev.dispatch.QueueSubmit(queue, static_cast<uint32_t>(batches.size()), batches.data(), VK_NULL_HANDLE);
 }
@@ -63,7 +65,7 @@ VkResult submit_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t cou
     for (uint32_t i = 0; i < count; ++i)
       for (uint32_t w = 0; w < submits[i].waitSemaphoreCount; ++w) {
         VkSemaphore s = submits[i].pWaitSemaphores[w];
-        if (claim_pending(dev, s, family, submits[i].pWaitDstStageMask[w], &backs)) s = backs.back().done;
+        if (claim_pending(dev, s, family, submits[i].pWaitDstStageMask[w], &backs)) s = backs.back().take.done;
         waits[i].push_back(s);
       }
   }
@@ -89,7 +91,7 @@ VkResult submit2_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t co
         VkPipelineStageFlags stage = info.stageMask >> 32 ? VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
                                                           : static_cast<VkPipelineStageFlags>(info.stageMask);
         if (stage == 0) stage = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
-        if (claim_pending(dev, info.semaphore, family, stage, &backs)) info.semaphore = backs.back().done;
+        if (claim_pending(dev, info.semaphore, family, stage, &backs)) info.semaphore = backs.back().take.done;
         waits[i].push_back(info);
       }
   }

@@ -89,6 +89,21 @@ const SurfaceState::PerDevice &surface_decision(InstanceState &inst, VkPhysicalD
   return surface.decisions.back();
 }
 
+Mode current_mode(SurfaceState &surface, const SurfaceState::PerDevice &decision) {
+  std::lock_guard lock(surface.mutex);
+  return decision.decision.mode;
+}
+
+void record_degradation(SurfaceState &surface, VkPhysicalDevice phys, Mode mode) {
+  std::lock_guard lock(surface.mutex);
+  for (auto &d : surface.decisions)
+    if (d.physical_device == phys && d.decision.mode == Mode::syncfile && mode == Mode::cpu_wait) {
+      d.decision.mode = Mode::cpu_wait;
+      d.decision.reasons += "; degraded to cpu-wait";
+      SFW_INFO("surface %p: mode cpu-wait from now on", static_cast<void *>(surface.wl));
+    }
+}
+
 VKAPI_ATTR VkResult VKAPI_CALL vkCreateWaylandSurfaceKHR(VkInstance instance, const VkWaylandSurfaceCreateInfoKHR *info,
                                                          const VkAllocationCallbacks *allocator,
                                                          VkSurfaceKHR *surface) noexcept {

@@ -44,7 +44,8 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
   try {
     std::shared_ptr<SurfaceState> surface = find_surface(*dev->instance, info->surface);
     const SurfaceState::PerDevice *d = surface ? &surface_decision(*dev->instance, dev->physical_device, *surface) : nullptr;
-    if (d == nullptr || d->decision.mode == Mode::passthrough || !dev->may_own_swapchains) {
+    Mode mode = d ? current_mode(*surface, *d) : Mode::passthrough;
+    if (mode == Mode::passthrough || !dev->may_own_swapchains) {
       if (dev->layer_swapchain(info->oldSwapchain)) return VK_ERROR_NATIVE_WINDOW_IN_USE_KHR;
       return dev->dispatch.CreateSwapchainKHR(device, info, allocator, swapchain);
     }
@@ -53,7 +54,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     p.device = device;
     p.vk = &dev->swapchain_vk;
     p.memory = dev->memory;
-    p.mode = d->decision.mode;
+    p.mode = mode;
     p.display = surface->display;
     p.surface = surface->wl;
     p.drm_format = drm_fourcc_for(info->imageFormat, opaque);
@@ -88,11 +89,14 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
           p.view_formats.assign(list->pViewFormats, list->pViewFormats + list->viewFormatCount);
         }
     }
+    if (auto old = dev->layer_swapchain(info->oldSwapchain); old && old->engine->mode() != mode)
+      record_degradation(*surface, dev->physical_device, old->engine->mode());
     auto sc = std::make_shared<LayerSwapchain>();
     sc->surface = surface;
     sc->device = device;
     VkResult result = Swapchain::create(p, &sc->engine);
     if (result != VK_SUCCESS) return result;
+    if (sc->engine->mode() != p.mode) record_degradation(*surface, dev->physical_device, sc->engine->mode());
     SFW_DEBUG("swapchain %p: %s", static_cast<void *>(sc.get()), sc->engine->describe().c_str());
     std::lock_guard lock(dev->swapchains_mutex);
     *swapchain = to_handle(sc.get());
@@ -118,6 +122,7 @@ VKAPI_ATTR void VKAPI_CALL vkDestroySwapchainKHR(VkDevice device, VkSwapchainKHR
     }
   }
   if (!sc) return dev->dispatch.DestroySwapchainKHR(device, swapchain, allocator);
+  if (sc->engine->mode() == Mode::cpu_wait) record_degradation(*sc->surface, dev->physical_device, Mode::cpu_wait);
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetSwapchainImagesKHR(VkDevice device, VkSwapchainKHR swapchain, uint32_t *count,
@@ -138,7 +143,7 @@ static VkResult acquire(DeviceState &dev, LayerSwapchain &sc, uint64_t timeout, 
                         uint32_t *index) noexcept {
   VkResult result = sc.engine->acquire(timeout, semaphore, fence, index);
   if ((result == VK_SUCCESS || result == VK_SUBOPTIMAL_KHR) && semaphore != VK_NULL_HANDLE &&
-      sc.engine->needs_acquire_back(*index)) {
+      sc.engine->needs_take_back(*index)) {
     // The first submit (or present) that waits on this semaphore takes the image back from the
     // compositor's queue family, on its own queue.
     try {

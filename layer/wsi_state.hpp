@@ -2,6 +2,7 @@
 // and which swapchain handles are its own.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -30,11 +31,14 @@ struct SurfaceState {
     std::shared_ptr<const wl::DisplayInfo> compositor;
   };
   std::mutex mutex;
-  std::vector<PerDevice> decisions; // one per physical device, decided once, kept for the surface's life
+  std::deque<PerDevice> decisions; // one per physical device (stable addresses), kept for the surface's life
 };
 
 // The decision for (physical device, surface), made at the first query and logged once.
 const SurfaceState::PerDevice &surface_decision(InstanceState &instance, VkPhysicalDevice phys, SurfaceState &surface);
+// A swapchain degraded (or its kernel probe said no): later swapchains of the surface start there.
+void record_degradation(SurfaceState &surface, VkPhysicalDevice phys, Mode mode);
+Mode current_mode(SurfaceState &surface, const SurfaceState::PerDevice &decision);
 std::shared_ptr<SurfaceState> find_surface(InstanceState &instance, VkSurfaceKHR surface);
 std::shared_ptr<const DriverFacts> driver_facts(InstanceState &instance, VkPhysicalDevice phys);
 

@@ -3,6 +3,8 @@
 
 #include <vector>
 
+#include "kernel/sync_file.hpp"
+
 #include "swapchain/swapchain.hpp"
 
 namespace sfw {
@@ -18,6 +20,8 @@ struct Swapchain::Image {
   wl::SurfaceLink::Plane planes[4]{};
   ImageState state = ImageState::free;
   bool released_to_foreign = false;  // the last present handed it to the compositor's queue family
+  bool lazy = false;                 // acquired without loading the semaphore: `reads` waits for the submit
+  kernel::SyncFile reads;            // the compositor's reads, for the lazy path
   VkSemaphore present_done = VK_NULL_HANDLE;  // exportable SYNC_FD
   VkSemaphore acquired_back = VK_NULL_HANDLE; // signalled by the acquire-back batch
   struct Cmds {

@@ -40,6 +40,16 @@ VkResult Swapchain::create(const SwapchainParams &params, std::unique_ptr<Swapch
   // VK_ERROR_FORMAT_NOT_SUPPORTED is internal (every buffer refused); it is no valid result here.
   if (result != VK_SUCCESS) return result == VK_ERROR_FORMAT_NOT_SUPPORTED ? VK_ERROR_INITIALIZATION_FAILED : result;
 
+  // syncfile vs cpu-wait is settled here: the kernel probe needs a dma-buf, and this is the first.
+  if (sc->mode_ == Mode::syncfile) {
+    kernel::ProbeResult probe = kernel::probe_sync_file_support(sc->images_.front()->dmabuf.get());
+    if (probe.support == kernel::Support::unsupported) {
+      sc->mode_ = Mode::cpu_wait;
+      sc->degrade_reason_ = probe.reason;
+      SFW_INFO("swapchain: kernel lacks the dma-buf sync_file ioctls (%s): cpu-wait", probe.reason);
+    }
+  }
+
   for (auto &image : sc->images_) {
     VkExportSemaphoreCreateInfo exportable{VK_STRUCTURE_TYPE_EXPORT_SEMAPHORE_CREATE_INFO};
     exportable.handleTypes = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;

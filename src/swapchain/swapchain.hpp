@@ -84,9 +84,17 @@ public:
   // The present failed before the submit: the image goes back to the swapchain.
   void abandon_present(uint32_t index) noexcept;
 
-  // For the submit path: the batch that acquires an image back from the compositor.
-  bool needs_acquire_back(uint32_t index) const noexcept;
-  VkResult acquire_back(uint32_t index, uint32_t queue_family, VkCommandBuffer *cmd, VkSemaphore *done) noexcept;
+  // For the submit path: what the first submit waiting on an acquire semaphore must do first.
+  //  - take the image back from the compositor's queue family (`cmd`, signalling `done`);
+  //  - lazy (no SYNC_FD semaphore import): the semaphore was never loaded; after a CPU wait for
+  //    the compositor's reads, the layer's batch signals the app's semaphore itself.
+  bool needs_take_back(uint32_t index) const noexcept;
+  struct TakeBack {
+    VkCommandBuffer cmd = VK_NULL_HANDLE; // null: nothing to transfer
+    VkSemaphore done = VK_NULL_HANDLE;
+    bool lazy = false;
+  };
+  VkResult take_back(uint32_t index, uint32_t queue_family, TakeBack *out) noexcept;
 
   Mode mode() const noexcept { return mode_; }
   const SwapchainCounters &counters() const noexcept { return counters_; }

@@ -109,6 +109,17 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
     if (r == VK_SUCCESS) copy.vulkan_import_succeeded();
     return r;
   };
+  if (semaphore != VK_NULL_HANDLE && !params_.semaphore_import) {
+    // Lazy path: the first submit that waits on the semaphore signals it after a CPU wait.
+    image.lazy = true;
+    image.reads = std::move(reads);
+    semaphore = VK_NULL_HANDLE;
+    if (fence != VK_NULL_HANDLE && !image.reads.empty()) {
+      auto dup = image.reads.dup();
+      if (!dup) return VK_ERROR_OUT_OF_HOST_MEMORY;
+      reads = std::move(*dup);
+    }
+  }
   if (semaphore != VK_NULL_HANDLE) {
     VkResult r = import_into([&](int fd) {
       VkImportSemaphoreFdInfoKHR info{VK_STRUCTURE_TYPE_IMPORT_SEMAPHORE_FD_INFO_KHR};
@@ -221,17 +232,30 @@ VkResult Swapchain::finish_present(uint32_t index, std::span<const wl::Rect> dam
   return result;
 }
 
-bool Swapchain::needs_acquire_back(uint32_t index) const noexcept {
-  return index < images_.size() && images_[index]->released_to_foreign;
+bool Swapchain::needs_take_back(uint32_t index) const noexcept {
+  return index < images_.size() && (images_[index]->released_to_foreign || images_[index]->lazy);
 }
 
-VkResult Swapchain::acquire_back(uint32_t index, uint32_t queue_family, VkCommandBuffer *cmd, VkSemaphore *done) noexcept {
+VkResult Swapchain::take_back(uint32_t index, uint32_t queue_family, TakeBack *out) noexcept {
   std::lock_guard lock(mutex_);
   Image &image = *images_[index];
-  VkResult result = barrier_cmd(queue_family, false, index, cmd);
-  if (result != VK_SUCCESS) return result;
-  *done = image.acquired_back;
-  image.released_to_foreign = false;
+  if (image.released_to_foreign) {
+    VkResult result = barrier_cmd(queue_family, false, index, &out->cmd);
+    if (result != VK_SUCCESS) return result;
+    image.released_to_foreign = false;
+  }
+  out->done = image.acquired_back;
+  out->lazy = image.lazy;
+  if (image.lazy) {
+    // The CPU wait the driver cannot do for us; bounded: a stuck compositor must not hang the app.
+    counters_.cpu_waits.fetch_add(1, std::memory_order_relaxed);
+    if (!image.reads.empty()) {
+      auto done = image.reads.wait(std::chrono::nanoseconds(kLayerWorkBoundNs));
+      if (!done || !*done) SFW_WARN("lazy acquire: the compositor's reads did not finish in time; rendering anyway");
+    }
+    image.reads = kernel::SyncFile();
+    image.lazy = false;
+  }
   return VK_SUCCESS;
 }
 

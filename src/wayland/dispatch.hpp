@@ -24,7 +24,8 @@ Status display_status(wl_display *display) noexcept;
 Status flush(wl_display *display, Clock::time_point deadline) noexcept;
 
 // Dispatches `queue` until done(ctx) is true (ok) or `deadline` passes (timeout). A deadline already
-// past still does one non-blocking read. Returns `lost` when the connection dies.
+// past still does one non-blocking read. Returns `lost` when the connection dies. As libwayland defines
+// it, read_events waits for other threads that prepared a read (they wake on the same readable fd).
 Status dispatch_until(wl_display *display, wl_event_queue *queue, bool (*done)(void *), void *ctx,
                       Clock::time_point deadline) noexcept;
 
