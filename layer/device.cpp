@@ -200,3 +200,46 @@ VKAPI_ATTR VkResult VKAPI_CALL vkEnumerateDeviceExtensionProperties(VkPhysicalDe
 }
 
 } // namespace sfw::layer
+
+namespace sfw::layer {
+
+// Features of the hidden swapchain extensions read as unsupported where the layer may own swapchains.
+static void hide_swapchain_features(VkPhysicalDevice phys, VkPhysicalDeviceFeatures2 *features) noexcept {
+  InstanceState *inst = instance_of(phys);
+  std::string why;
+  try {
+    if (inst == nullptr || !may_own_swapchains(*driver_facts(*inst, phys), &why)) return;
+  } catch (const std::bad_alloc &) {
+    return;
+  }
+  for (auto *s = static_cast<VkBaseOutStructure *>(features->pNext); s != nullptr; s = s->pNext) {
+    switch (s->sType) {
+    case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SWAPCHAIN_MAINTENANCE_1_FEATURES_EXT:
+      reinterpret_cast<VkPhysicalDeviceSwapchainMaintenance1FeaturesEXT *>(s)->swapchainMaintenance1 = VK_FALSE;
+      break;
+    case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_ID_FEATURES_KHR:
+      reinterpret_cast<VkPhysicalDevicePresentIdFeaturesKHR *>(s)->presentId = VK_FALSE;
+      break;
+    case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_WAIT_FEATURES_KHR:
+      reinterpret_cast<VkPhysicalDevicePresentWaitFeaturesKHR *>(s)->presentWait = VK_FALSE;
+      break;
+    default: break;
+    }
+  }
+}
+
+VKAPI_ATTR void VKAPI_CALL vkGetPhysicalDeviceFeatures2(VkPhysicalDevice phys, VkPhysicalDeviceFeatures2 *features) noexcept {
+  InstanceState *inst = instance_of(phys);
+  if (inst == nullptr) return;
+  inst->dispatch.GetPhysicalDeviceFeatures2(phys, features);
+  hide_swapchain_features(phys, features);
+}
+
+VKAPI_ATTR void VKAPI_CALL vkGetPhysicalDeviceFeatures2KHR(VkPhysicalDevice phys, VkPhysicalDeviceFeatures2 *features) noexcept {
+  InstanceState *inst = instance_of(phys);
+  if (inst == nullptr) return;
+  inst->dispatch.GetPhysicalDeviceFeatures2KHR(phys, features);
+  hide_swapchain_features(phys, features);
+}
+
+} // namespace sfw::layer

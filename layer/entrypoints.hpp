@@ -20,8 +20,8 @@
   X(DestroyInstance, custom, "", 0)                                                                \
   X(CreateDevice, custom, "", 0)                                                                   \
   X(EnumerateDeviceExtensionProperties, custom, "", 0)                                             \
-  X(GetPhysicalDeviceFeatures2, forward, "", SFW_V(1, 1))                                          \
-  X(GetPhysicalDeviceFeatures2KHR, forward, "VK_KHR_get_physical_device_properties2", 0)          \
+  X(GetPhysicalDeviceFeatures2, custom, "", SFW_V(1, 1))                                          \
+  X(GetPhysicalDeviceFeatures2KHR, custom, "VK_KHR_get_physical_device_properties2", 0)          \
   X(CreateWaylandSurfaceKHR, custom, "VK_KHR_wayland_surface", 0)                                 \
   X(GetPhysicalDeviceWaylandPresentationSupportKHR, forward, "VK_KHR_wayland_surface", 0)          \
   X(DestroySurfaceKHR, custom, "VK_KHR_surface", 0)                                               \
@@ -60,14 +60,14 @@
   X(GetPastPresentationTimingGOOGLE, forward, "VK_GOOGLE_display_timing", 0)                       \
   X(CreateSharedSwapchainsKHR, forward, "VK_KHR_display_swapchain", 0)                             \
   X(SetLocalDimmingAMD, forward, "VK_AMD_display_native_hdr", 0)                                   \
-  X(SetDebugUtilsObjectNameEXT, forward, "VK_EXT_debug_utils", 0)                                  \
-  X(SetDebugUtilsObjectTagEXT, forward, "VK_EXT_debug_utils", 0)                                   \
-  X(DebugMarkerSetObjectNameEXT, forward, "VK_EXT_debug_marker", 0)                                \
-  X(DebugMarkerSetObjectTagEXT, forward, "VK_EXT_debug_marker", 0)                                 \
-  X(SetPrivateData, forward, "", SFW_V(1, 3))                                                      \
-  X(GetPrivateData, forward, "", SFW_V(1, 3))                                                      \
-  X(SetPrivateDataEXT, forward, "VK_EXT_private_data", 0)                                          \
-  X(GetPrivateDataEXT, forward, "VK_EXT_private_data", 0)                                          \
+  X(SetDebugUtilsObjectNameEXT, custom, "VK_EXT_debug_utils", 0)                                  \
+  X(SetDebugUtilsObjectTagEXT, custom, "VK_EXT_debug_utils", 0)                                   \
+  X(DebugMarkerSetObjectNameEXT, custom, "VK_EXT_debug_marker", 0)                                \
+  X(DebugMarkerSetObjectTagEXT, custom, "VK_EXT_debug_marker", 0)                                 \
+  X(SetPrivateData, custom, "", SFW_V(1, 3))                                                      \
+  X(GetPrivateData, custom, "", SFW_V(1, 3))                                                      \
+  X(SetPrivateDataEXT, custom, "VK_EXT_private_data", 0)                                          \
+  X(GetPrivateDataEXT, custom, "VK_EXT_private_data", 0)                                          \
   X(CreateImage, forward, "", 0)                                                                   \
   X(BindImageMemory2, forward, "", SFW_V(1, 1))                                                    \
   X(BindImageMemory2KHR, forward, "VK_KHR_bind_memory2", 0)                                        \

@@ -135,10 +135,19 @@ VKAPI_ATTR void VKAPI_CALL vkDestroySurfaceKHR(VkInstance instance, VkSurfaceKHR
                                                const VkAllocationCallbacks *allocator) noexcept {
   InstanceState *inst = instance_of(instance);
   if (inst == nullptr || surface == VK_NULL_HANDLE) return;
+  std::shared_ptr<SurfaceState> gone;
+  bool display_in_use = false;
   {
     std::lock_guard lock(inst->wsi_mutex);
-    inst->surfaces.erase(surface);
+    auto it = inst->surfaces.find(surface);
+    if (it != inst->surfaces.end()) {
+      gone = std::move(it->second);
+      inst->surfaces.erase(it);
+      for (const auto &[handle, other] : inst->surfaces) display_in_use |= other->display == gone->display;
+    }
   }
+  // A reconnecting app may get the same wl_display address back: drop what the layer cached for it.
+  if (gone && !display_in_use) wl::forget_display(gone->display);
   inst->dispatch.DestroySurfaceKHR(instance, surface, allocator);
 }
 

@@ -34,6 +34,18 @@ std::vector<uint64_t> common_modifiers(const DriverFacts &driver, const wl::Disp
     out.push_back(wl::kModifierLinear);
   return out;
 }
+// IMMEDIATE may tear: say so with wp_tearing_control_v1 where the compositor has it; any other
+// mode sets vsync again before its first commit.
+void set_tearing_hint(SurfaceState &surface, const wl::DisplayInfo &compositor, bool async) {
+  if (!compositor.tearing_control) return;
+  std::lock_guard lock(surface.mutex);
+  if (!surface.tearing && async) {
+    wl::Status status;
+    surface.tearing = wl::TearingControl::create(surface.display, surface.wl, std::chrono::milliseconds(1000), &status);
+    if (!surface.tearing) SFW_WARN("wp_tearing_control_v1: %s", wl::to_string(status));
+  }
+  if (surface.tearing) surface.tearing->set_async(async);
+}
 } // namespace
 
 VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwapchainCreateInfoKHR *info,
@@ -91,6 +103,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     }
     if (auto old = dev->layer_swapchain(info->oldSwapchain); old && old->engine->mode() != mode)
       record_degradation(*surface, dev->physical_device, old->engine->mode());
+    set_tearing_hint(*surface, *d->compositor, info->presentMode == VK_PRESENT_MODE_IMMEDIATE_KHR);
     auto sc = std::make_shared<LayerSwapchain>();
     sc->surface = surface;
     sc->device = device;

@@ -5,12 +5,15 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "swapchain/driver_facts.hpp"
 #include "swapchain/mode.hpp"
 #include "swapchain/swapchain.hpp"
 #include "wayland/display_info.hpp"
+#include "wayland/tearing_control.hpp"
 
 struct wl_display;
 struct wl_surface;
@@ -31,6 +34,9 @@ struct SurfaceState {
     std::shared_ptr<const wl::DisplayInfo> compositor;
   };
   std::mutex mutex;
+  // wp_tearing_control_v1 is surface state that outlives swapchains: made once (for the first
+  // IMMEDIATE swapchain), set to vsync again for other modes, destroyed with the surface.
+  std::unique_ptr<wl::TearingControl> tearing;
   std::deque<PerDevice> decisions; // one per physical device (stable addresses), kept for the surface's life
 };
 
@@ -47,6 +53,9 @@ struct LayerSwapchain {
   std::unique_ptr<Swapchain> engine;
   std::shared_ptr<SurfaceState> surface;
   VkDevice device = VK_NULL_HANDLE;
+  // Guarded by the device's swapchains_mutex.
+  std::string name;                                          // debug utils / marker name
+  std::unordered_map<VkPrivateDataSlot, uint64_t> private_data;
 };
 
 inline VkSwapchainKHR to_handle(LayerSwapchain *sc) noexcept { return reinterpret_cast<VkSwapchainKHR>(sc); }

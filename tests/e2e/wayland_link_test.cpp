@@ -251,6 +251,28 @@ TEST_F(WaylandPresent, FrameCallbackReleaseAndCreateImmed) {
   EXPECT_EQ(wl_display_get_error(app_.display), 0);
 }
 
+// A `create` that times out (compositor stopped) keeps its params object: the late `created` must find a
+// live proxy, or libwayland would leave a hole in its map of server-made ids and the *next* server-made
+// object (another wl_buffer here) would kill the app's connection.
+TEST_F(WaylandPresent, CreateTimeoutThenLateAnswerIsHarmless) {
+  link_ = make_link();
+  ASSERT_NE(link_, nullptr);
+  weston_->signal(SIGSTOP);
+  Status s = Status::failed;
+  fds_.push_back(memfd(64 * 256));
+  const SurfaceLink::Plane plane{fds_.back().get(), 0, 256};
+  std::unique_ptr<SurfaceLink::Buffer> late;
+  EXPECT_EQ(link_->create_buffer(64, 64, kArgbLinear, {&plane, 1}, &late, 300ms), Status::timeout);
+  EXPECT_EQ(late, nullptr);
+  weston_->signal(SIGCONT);
+  EXPECT_EQ(link_->roundtrip(5s), Status::ok); // the orphan gets its `created` and cleans up
+  auto next = make_buffer(&s);
+  if (s == Status::failed) GTEST_SKIP() << "this weston does not import a memfd as a dma-buf";
+  EXPECT_EQ(s, Status::ok);
+  EXPECT_EQ(link_->roundtrip(5s), Status::ok);
+  EXPECT_EQ(wl_display_get_error(app_.display), 0);
+}
+
 // Runs only as the 'wayland_link_corrupt_stride' test (SYNCFILE_WSI_DEBUG=corrupt-stride, read once per
 // process): the hook makes every buffer fail the local check, and the connection survives.
 TEST_F(WaylandLink, CorruptStrideHookIsRefused) {

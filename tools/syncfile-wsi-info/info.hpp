@@ -60,7 +60,7 @@ struct InstallInfo {
 struct DeviceVerdict {
   ModeFacts facts;
   ModeDecision decision;
-  std::vector<DmabufPair> common; // (fourcc, modifier) both sides support for B8G8R8A8
+  std::vector<DmabufPair> common; // (fourcc, modifier) pairs both sides support for a swapchain format
 };
 
 struct Report {

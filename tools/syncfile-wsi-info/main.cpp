@@ -2,8 +2,6 @@
 // offer, and the mode the layer would choose (the layer's own decision code). See --help.
 #include "info.hpp"
 
-#include <drm_fourcc.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -26,8 +24,6 @@ const char *const kUsage =
     "Exit status: 0 syncfile, 1 cpu-wait, 2 passthrough or not installed/enabled,\n"
     "             3 cannot tell (no compositor or no Vulkan device), 64 usage error.\n";
 
-bool in_b8g8r8a8(uint32_t format) { return format == DRM_FORMAT_ARGB8888 || format == DRM_FORMAT_XRGB8888; }
-
 int exit_code_for(Mode mode) {
   switch (mode) {
   case Mode::syncfile: return 0;
@@ -43,10 +39,18 @@ void decide(Report *r) {
   for (const DriverFacts &d : r->vulkan.devices) {
     DeviceVerdict v;
     apply_driver_facts(d, &v.facts);
-    v.facts.compositor_dmabuf = r->compositor.linux_dmabuf > 0;
-    std::vector<uint64_t> mods = exportable_modifiers(d, VK_FORMAT_B8G8R8A8_UNORM);
-    for (const DmabufPair &p : r->compositor.dmabuf_formats)
-      if (in_b8g8r8a8(p.format) && std::find(mods.begin(), mods.end(), p.modifier) != mods.end()) v.common.push_back(p);
+    // As the layer decides (layer/surface.cpp): version 3 or later (modifier events), and any swapchain
+    // format exporting with a modifier the compositor lists for its DRM format, alpha or opaque.
+    v.facts.compositor_dmabuf = r->compositor.linux_dmabuf >= 3;
+    for (VkFormat f : kSwapchainFormats) {
+      std::vector<uint64_t> mods = exportable_modifiers(d, f);
+      for (const DmabufPair &p : r->compositor.dmabuf_formats)
+        if ((p.format == drm_fourcc_for(f, false) || p.format == drm_fourcc_for(f, true)) &&
+            std::find(mods.begin(), mods.end(), p.modifier) != mods.end() &&
+            std::none_of(v.common.begin(), v.common.end(),
+                         [&](const DmabufPair &c) { return c.format == p.format && c.modifier == p.modifier; }))
+          v.common.push_back(p);
+    }
     v.facts.common_format = !v.common.empty();
     v.facts.kernel_sync_file = r->kernel.sync_file;
     v.decision = decide_mode(v.facts, request);
@@ -64,7 +68,9 @@ void decide(Report *r) {
     r->summary = "not installed: the Vulkan loader finds no manifest for VK_LAYER_SYNCFILE_wsi";
   } else if (!r->compositor.connected || !r->compositor.error.empty()) {
     r->exit_code = 3;
-    r->summary = "cannot tell: no compositor at " + r->compositor.display + " (" + r->compositor.error + ")";
+    r->summary = (r->compositor.connected ? "cannot tell: the compositor at " + r->compositor.display + " failed"
+                                          : "cannot tell: no compositor at " + r->compositor.display) +
+                 " (" + r->compositor.error + ")";
     if (have_device && r->verdicts[r->chosen_device].decision.mode == Mode::passthrough)
       r->summary += "; the driver alone already means passthrough";
   } else if (!have_device) {

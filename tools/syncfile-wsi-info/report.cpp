@@ -135,6 +135,8 @@ void print_text(const Report &r, bool verbose) {
   else {
     if (!r.compositor.error.empty()) std::printf("  incomplete: %s\n", r.compositor.error.c_str());
     global_line("zwp_linux_dmabuf_v1", r.compositor.linux_dmabuf);
+    if (r.compositor.linux_dmabuf > 0 && r.compositor.linux_dmabuf < 3)
+      std::printf("    (version %u has no modifier events: the layer needs version 3)\n", r.compositor.linux_dmabuf);
     std::vector<std::string> lines = grouped_formats(r.compositor, !verbose);
     for (const std::string &l : lines) std::printf("    %s\n", l.c_str());
     size_t all = grouped_formats(r.compositor, false).size();
@@ -161,8 +163,12 @@ void print_text(const Report &r, bool verbose) {
               r.compositor.connected ? "" : ", as if the compositor offered nothing");
   for (size_t i = 0; i < r.verdicts.size(); ++i) {
     const DeviceVerdict &v = r.verdicts[i];
+    std::vector<std::string> common;
+    for (const DmabufPair &p : v.common) common.push_back(fourcc_name(p.format) + " " + modifier_name(p.modifier));
     std::printf("  [%zu] %s: mode %s (%s)\n", i, r.vulkan.devices[i].device_name.c_str(), to_string(v.decision.mode),
                 v.decision.reasons.c_str());
+    if (r.compositor.connected)
+      std::printf("      %-36s %s\n", "formats in common", common.empty() ? "none" : join(common).c_str());
   }
   std::printf("=> %s\n", r.summary.c_str());
 }
