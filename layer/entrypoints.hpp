@@ -43,7 +43,7 @@
   X(QueueSubmit2, custom, "", SFW_V(1, 3))                                                         \
   X(QueueSubmit2KHR, custom, "VK_KHR_synchronization2", 0)                                         \
   X(QueuePresentKHR, custom, "VK_KHR_swapchain", 0)                                                \
-  X(QueueBindSparse, forward, "", 0)                                                               \
+  X(QueueBindSparse, custom, "", 0)                                                               \
   X(CreateSwapchainKHR, custom, "VK_KHR_swapchain", 0)                                            \
   X(DestroySwapchainKHR, custom, "VK_KHR_swapchain", 0)                                           \
   X(GetSwapchainImagesKHR, custom, "VK_KHR_swapchain", 0)                                         \

@@ -151,3 +151,44 @@ VKAPI_ATTR VkResult VKAPI_CALL vkQueueSubmit2KHR(VkQueue queue, uint32_t count, 
 }
 
 } // namespace sfw::layer
+
+namespace sfw::layer {
+
+// vkQueueBindSparse cannot run the layer's batches: a wait on a lazy acquire semaphore becomes a
+// CPU wait (and the wait is dropped: nothing else will signal that semaphore).
+VKAPI_ATTR VkResult VKAPI_CALL vkQueueBindSparse(VkQueue queue, uint32_t count, const VkBindSparseInfo *binds,
+                                                 VkFence fence) noexcept {
+  DeviceState *dev = queue_device(queue);
+  if (dev == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST;
+  if (dev->pending_acquires.load(std::memory_order_relaxed) == 0) [[likely]]
+    return dev->dispatch.QueueBindSparse(queue, count, binds, fence);
+  try {
+    uint32_t family = dev->family_of(queue);
+    std::vector<VkBindSparseInfo> copy(binds, binds + count);
+    std::vector<std::vector<VkSemaphore>> waits(count);
+    std::lock_guard lock(dev->swapchains_mutex);
+    for (uint32_t i = 0; i < count; ++i) {
+      for (uint32_t w = 0; w < binds[i].waitSemaphoreCount; ++w) {
+        VkSemaphore s = binds[i].pWaitSemaphores[w];
+        auto it = dev->pending.find(s);
+        if (it != dev->pending.end()) {
+          Swapchain::TakeBack take;
+          it->second.swapchain->engine->take_back(it->second.index, family, &take);
+          if (take.cmd != VK_NULL_HANDLE)
+            SFW_LOG_ONCE(LogLevel::warn, "vkQueueBindSparse waits on an acquire semaphore: no ownership transfer there");
+          dev->pending.erase(it);
+          dev->pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+          if (take.lazy) continue;
+        }
+        waits[i].push_back(s);
+      }
+      copy[i].waitSemaphoreCount = static_cast<uint32_t>(waits[i].size());
+      copy[i].pWaitSemaphores = waits[i].data();
+    }
+    return dev->dispatch.QueueBindSparse(queue, count, copy.data(), fence);
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+}
+
+} // namespace sfw::layer
