@@ -88,7 +88,7 @@ VkResult submit2_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t co
       for (uint32_t w = 0; w < submits[i].waitSemaphoreInfoCount; ++w) {
         VkSemaphoreSubmitInfo info = submits[i].pWaitSemaphoreInfos[w];
         // Stage flags 2 above the 32-bit range have no VkSubmitInfo form: ALL_COMMANDS then.
-        VkPipelineStageFlags stage = info.stageMask >> 32 ? VK_PIPELINE_STAGE_ALL_COMMANDS_BIT
+        VkPipelineStageFlags stage = info.stageMask >> 32 ? VkPipelineStageFlags(VK_PIPELINE_STAGE_ALL_COMMANDS_BIT)
                                                           : static_cast<VkPipelineStageFlags>(info.stageMask);
         if (stage == 0) stage = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
         if (claim_pending(dev, info.semaphore, family, stage, &backs)) info.semaphore = backs.back().take.done;

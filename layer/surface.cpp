@@ -162,22 +162,27 @@ static const SurfaceState::PerDevice *owned(VkPhysicalDevice phys, VkSurfaceKHR 
   return d.decision.mode == Mode::passthrough ? nullptr : &d;
 }
 
-#define SFW_GUARD(expr)                                                                                                \
-  try {                                                                                                                \
-    expr;                                                                                                              \
-  } catch (const std::bad_alloc &) {                                                                                   \
-    return VK_ERROR_OUT_OF_HOST_MEMORY;                                                                                \
+// A surface query: `own` answers where the layer owns (phys, surface), `pass` calls the driver.
+template <typename Pass, typename Own>
+static VkResult surface_query(VkPhysicalDevice phys, VkSurfaceKHR surface, Pass &&pass, Own &&own) noexcept {
+  try {
+    InstanceState *inst;
+    const SurfaceState::PerDevice *d = owned(phys, surface, &inst);
+    if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
+    if (d == nullptr) return pass(inst->dispatch);
+    return own(*inst, *d);
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
+}
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceSupportKHR(VkPhysicalDevice phys, uint32_t family,
                                                                     VkSurfaceKHR surface, VkBool32 *supported) noexcept {
-  InstanceState *inst;
-  const SurfaceState::PerDevice *d;
-  SFW_GUARD(d = owned(phys, surface, &inst));
-  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceSupportKHR(phys, family, surface, supported);
-  *supported = VK_TRUE; // any queue can submit the layer's present work
-  return VK_SUCCESS;
+  return surface_query(phys, surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfaceSupportKHR(phys, family, surface, supported); },
+                       [&](InstanceState &, const SurfaceState::PerDevice &) -> VkResult {
+    *supported = VK_TRUE; // any queue can submit the layer's present work
+    return VK_SUCCESS;
+  });
 }
 
 static void fill_capabilities(InstanceState &inst, VkPhysicalDevice phys, VkSurfaceCapabilitiesKHR *caps) {
@@ -212,131 +217,117 @@ static void fill_capabilities(InstanceState &inst, VkPhysicalDevice phys, VkSurf
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilitiesKHR(VkPhysicalDevice phys, VkSurfaceKHR surface,
                                                                          VkSurfaceCapabilitiesKHR *caps) noexcept {
-  InstanceState *inst;
-  const SurfaceState::PerDevice *d;
-  SFW_GUARD(d = owned(phys, surface, &inst));
-  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceCapabilitiesKHR(phys, surface, caps);
-  fill_capabilities(*inst, phys, caps);
-  return VK_SUCCESS;
+  return surface_query(phys, surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfaceCapabilitiesKHR(phys, surface, caps); },
+                       [&](InstanceState &inst, const SurfaceState::PerDevice &) -> VkResult {
+    fill_capabilities(inst, phys, caps);
+    return VK_SUCCESS;
+  });
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilities2KHR(VkPhysicalDevice phys,
                                                                           const VkPhysicalDeviceSurfaceInfo2KHR *info,
                                                                           VkSurfaceCapabilities2KHR *caps) noexcept {
-  InstanceState *inst;
-  const SurfaceState::PerDevice *d;
-  SFW_GUARD(d = owned(phys, info->surface, &inst));
-  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceCapabilities2KHR(phys, info, caps);
-  fill_capabilities(*inst, phys, &caps->surfaceCapabilities);
-  // VK_EXT_surface_maintenance1: per-mode counts only through VkSurfacePresentModeEXT.
-  const VkSurfacePresentModeEXT *mode = nullptr;
-  for (auto *in = static_cast<const VkBaseInStructure *>(info->pNext); in != nullptr; in = in->pNext)
-    if (in->sType == VK_STRUCTURE_TYPE_SURFACE_PRESENT_MODE_EXT) mode = reinterpret_cast<const VkSurfacePresentModeEXT *>(in);
-  if (mode != nullptr) caps->surfaceCapabilities.minImageCount = min_images_for(mode->presentMode);
-  for (auto *out = static_cast<VkBaseOutStructure *>(caps->pNext); out != nullptr; out = out->pNext) {
-    switch (out->sType) {
-    case VK_STRUCTURE_TYPE_SURFACE_PRESENT_MODE_COMPATIBILITY_EXT: {
-      auto *compat = reinterpret_cast<VkSurfacePresentModeCompatibilityEXT *>(out);
-      if (compat->pPresentModes == nullptr) compat->presentModeCount = mode ? 1 : 0;
-      else if (mode != nullptr && compat->presentModeCount >= 1) {
-        compat->pPresentModes[0] = mode->presentMode;
-        compat->presentModeCount = 1;
-      } else compat->presentModeCount = 0;
-      break;
+  return surface_query(phys, info->surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfaceCapabilities2KHR(phys, info, caps); },
+                       [&](InstanceState &inst, const SurfaceState::PerDevice &) -> VkResult {
+    fill_capabilities(inst, phys, &caps->surfaceCapabilities);
+    // VK_EXT_surface_maintenance1: per-mode counts only through VkSurfacePresentModeEXT.
+    const VkSurfacePresentModeEXT *mode = nullptr;
+    for (auto *in = static_cast<const VkBaseInStructure *>(info->pNext); in != nullptr; in = in->pNext)
+      if (in->sType == VK_STRUCTURE_TYPE_SURFACE_PRESENT_MODE_EXT) mode = reinterpret_cast<const VkSurfacePresentModeEXT *>(in);
+    if (mode != nullptr) caps->surfaceCapabilities.minImageCount = min_images_for(mode->presentMode);
+    for (auto *out = static_cast<VkBaseOutStructure *>(caps->pNext); out != nullptr; out = out->pNext) {
+      switch (out->sType) {
+      case VK_STRUCTURE_TYPE_SURFACE_PRESENT_MODE_COMPATIBILITY_EXT: {
+        auto *compat = reinterpret_cast<VkSurfacePresentModeCompatibilityEXT *>(out);
+        if (compat->pPresentModes == nullptr) compat->presentModeCount = mode ? 1 : 0;
+        else if (mode != nullptr && compat->presentModeCount >= 1) {
+          compat->pPresentModes[0] = mode->presentMode;
+          compat->presentModeCount = 1;
+        } else compat->presentModeCount = 0;
+        break;
+      }
+      case VK_STRUCTURE_TYPE_SURFACE_PRESENT_SCALING_CAPABILITIES_EXT: {
+        auto *scaling = reinterpret_cast<VkSurfacePresentScalingCapabilitiesEXT *>(out);
+        void *next = scaling->pNext;
+        *scaling = {VK_STRUCTURE_TYPE_SURFACE_PRESENT_SCALING_CAPABILITIES_EXT};
+        scaling->pNext = next;
+        break;
+      }
+      case VK_STRUCTURE_TYPE_SURFACE_PROTECTED_CAPABILITIES_KHR:
+        reinterpret_cast<VkSurfaceProtectedCapabilitiesKHR *>(out)->supportsProtected = VK_FALSE;
+        break;
+      default: break;
+      }
     }
-    case VK_STRUCTURE_TYPE_SURFACE_PRESENT_SCALING_CAPABILITIES_EXT: {
-      auto *scaling = reinterpret_cast<VkSurfacePresentScalingCapabilitiesEXT *>(out);
-      void *next = scaling->pNext;
-      *scaling = {VK_STRUCTURE_TYPE_SURFACE_PRESENT_SCALING_CAPABILITIES_EXT};
-      scaling->pNext = next;
-      break;
-    }
-    case VK_STRUCTURE_TYPE_SURFACE_PROTECTED_CAPABILITIES_KHR:
-      reinterpret_cast<VkSurfaceProtectedCapabilitiesKHR *>(out)->supportsProtected = VK_FALSE;
-      break;
-    default: break;
-    }
-  }
-  return VK_SUCCESS;
+    return VK_SUCCESS;
+  });
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilities2EXT(VkPhysicalDevice phys, VkSurfaceKHR surface,
                                                                           VkSurfaceCapabilities2EXT *caps) noexcept {
-  InstanceState *inst;
-  const SurfaceState::PerDevice *d;
-  SFW_GUARD(d = owned(phys, surface, &inst));
-  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceCapabilities2EXT(phys, surface, caps);
-  VkSurfaceCapabilitiesKHR base;
-  fill_capabilities(*inst, phys, &base);
-  caps->minImageCount = base.minImageCount;
-  caps->maxImageCount = base.maxImageCount;
-  caps->currentExtent = base.currentExtent;
-  caps->minImageExtent = base.minImageExtent;
-  caps->maxImageExtent = base.maxImageExtent;
-  caps->maxImageArrayLayers = base.maxImageArrayLayers;
-  caps->supportedTransforms = base.supportedTransforms;
-  caps->currentTransform = base.currentTransform;
-  caps->supportedCompositeAlpha = base.supportedCompositeAlpha;
-  caps->supportedUsageFlags = base.supportedUsageFlags;
-  caps->supportedSurfaceCounters = 0;
-  return VK_SUCCESS;
+  return surface_query(phys, surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfaceCapabilities2EXT(phys, surface, caps); },
+                       [&](InstanceState &inst, const SurfaceState::PerDevice &) -> VkResult {
+    VkSurfaceCapabilitiesKHR base;
+    fill_capabilities(inst, phys, &base);
+    caps->minImageCount = base.minImageCount;
+    caps->maxImageCount = base.maxImageCount;
+    caps->currentExtent = base.currentExtent;
+    caps->minImageExtent = base.minImageExtent;
+    caps->maxImageExtent = base.maxImageExtent;
+    caps->maxImageArrayLayers = base.maxImageArrayLayers;
+    caps->supportedTransforms = base.supportedTransforms;
+    caps->currentTransform = base.currentTransform;
+    caps->supportedCompositeAlpha = base.supportedCompositeAlpha;
+    caps->supportedUsageFlags = base.supportedUsageFlags;
+    caps->supportedSurfaceCounters = 0;
+    return VK_SUCCESS;
+  });
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceFormatsKHR(VkPhysicalDevice phys, VkSurfaceKHR surface,
                                                                     uint32_t *count, VkSurfaceFormatKHR *formats) noexcept {
-  InstanceState *inst;
-  const SurfaceState::PerDevice *d;
-  SFW_GUARD(d = owned(phys, surface, &inst));
-  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceFormatsKHR(phys, surface, count, formats);
-  std::vector<VkSurfaceFormatKHR> list;
-  SFW_GUARD(for (VkFormat f : offered_formats(*d)) list.push_back({f, VK_COLOR_SPACE_SRGB_NONLINEAR_KHR}));
-  return fill_array(list.data(), static_cast<uint32_t>(list.size()), count, formats);
+  return surface_query(phys, surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfaceFormatsKHR(phys, surface, count, formats); },
+                       [&](InstanceState &, const SurfaceState::PerDevice &d) -> VkResult {
+    std::vector<VkSurfaceFormatKHR> list;
+    for (VkFormat f : offered_formats(d)) list.push_back({f, VK_COLOR_SPACE_SRGB_NONLINEAR_KHR});
+    return fill_array(list.data(), static_cast<uint32_t>(list.size()), count, formats);
+  });
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceFormats2KHR(VkPhysicalDevice phys,
                                                                      const VkPhysicalDeviceSurfaceInfo2KHR *info,
                                                                      uint32_t *count, VkSurfaceFormat2KHR *formats) noexcept {
-  InstanceState *inst;
-  const SurfaceState::PerDevice *d;
-  SFW_GUARD(d = owned(phys, info->surface, &inst));
-  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfaceFormats2KHR(phys, info, count, formats);
-  std::vector<VkFormat> list;
-  SFW_GUARD(list = offered_formats(*d));
-  uint32_t n = static_cast<uint32_t>(list.size());
-  if (formats == nullptr) {
-    *count = n;
-    return VK_SUCCESS;
-  }
-  uint32_t copied = std::min(*count, n);
-  for (uint32_t i = 0; i < copied; ++i) formats[i].surfaceFormat = {list[i], VK_COLOR_SPACE_SRGB_NONLINEAR_KHR};
-  *count = copied;
-  return copied < n ? VK_INCOMPLETE : VK_SUCCESS;
+  return surface_query(phys, info->surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfaceFormats2KHR(phys, info, count, formats); },
+                       [&](InstanceState &, const SurfaceState::PerDevice &d) -> VkResult {
+    std::vector<VkFormat> list;
+    list = offered_formats(d);
+    uint32_t n = static_cast<uint32_t>(list.size());
+    if (formats == nullptr) {
+      *count = n;
+      return VK_SUCCESS;
+    }
+    uint32_t copied = std::min(*count, n);
+    for (uint32_t i = 0; i < copied; ++i) formats[i].surfaceFormat = {list[i], VK_COLOR_SPACE_SRGB_NONLINEAR_KHR};
+    *count = copied;
+    return copied < n ? VK_INCOMPLETE : VK_SUCCESS;
+  });
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfacePresentModesKHR(VkPhysicalDevice phys, VkSurfaceKHR surface,
                                                                          uint32_t *count, VkPresentModeKHR *modes) noexcept {
-  InstanceState *inst;
-  const SurfaceState::PerDevice *d;
-  SFW_GUARD(d = owned(phys, surface, &inst));
-  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  if (d == nullptr) return inst->dispatch.GetPhysicalDeviceSurfacePresentModesKHR(phys, surface, count, modes);
-  return fill_array(kPresentModes, 3, count, modes);
+  return surface_query(phys, surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfacePresentModesKHR(phys, surface, count, modes); },
+                       [&](InstanceState &, const SurfaceState::PerDevice &) -> VkResult {
+    return fill_array(kPresentModes, 3, count, modes);
+  });
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDevicePresentRectanglesKHR(VkPhysicalDevice phys, VkSurfaceKHR surface,
                                                                        uint32_t *count, VkRect2D *rects) noexcept {
-  InstanceState *inst;
-  const SurfaceState::PerDevice *d;
-  SFW_GUARD(d = owned(phys, surface, &inst));
-  if (inst == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  if (d == nullptr) return inst->dispatch.GetPhysicalDevicePresentRectanglesKHR(phys, surface, count, rects);
-  const VkRect2D unknown{{0, 0}, {0xFFFFFFFFu, 0xFFFFFFFFu}}; // Wayland: the size is the app's
-  return fill_array(&unknown, 1, count, rects);
+  return surface_query(phys, surface, [&](InstanceDispatch &next) { return next.GetPhysicalDevicePresentRectanglesKHR(phys, surface, count, rects); },
+                       [&](InstanceState &, const SurfaceState::PerDevice &) -> VkResult {
+    const VkRect2D unknown{{0, 0}, {0xFFFFFFFFu, 0xFFFFFFFFu}}; // Wayland: the size is the app's
+    return fill_array(&unknown, 1, count, rects);
+  });
 }
 
 } // namespace sfw::layer

@@ -135,7 +135,8 @@ VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
       VK_IMAGE_ASPECT_MEMORY_PLANE_0_BIT_EXT, VK_IMAGE_ASPECT_MEMORY_PLANE_1_BIT_EXT,
       VK_IMAGE_ASPECT_MEMORY_PLANE_2_BIT_EXT, VK_IMAGE_ASPECT_MEMORY_PLANE_3_BIT_EXT};
   for (uint32_t p = 0; p < plane_count_; ++p) {
-    VkImageSubresource sub{modifier_tiling ? static_cast<VkImageAspectFlags>(plane_aspects[p]) : VK_IMAGE_ASPECT_COLOR_BIT, 0, 0};
+    VkImageAspectFlags aspect = modifier_tiling ? VkImageAspectFlags(plane_aspects[p]) : VkImageAspectFlags(VK_IMAGE_ASPECT_COLOR_BIT);
+    VkImageSubresource sub{aspect, 0, 0};
     VkSubresourceLayout layout{};
     vk.GetImageSubresourceLayout(dev, image.image, &sub, &layout);
     if (layout.offset > UINT32_MAX || layout.rowPitch > UINT32_MAX) return VK_ERROR_FORMAT_NOT_SUPPORTED;
