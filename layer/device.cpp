@@ -129,6 +129,7 @@ VKAPI_ATTR void VKAPI_CALL vkDestroyDevice(VkDevice device, const VkAllocationCa
     if (!state->swapchains.empty())
       SFW_WARN("vkDestroyDevice with %zu live swapchains: destroying them", state->swapchains.size());
     state->pending.clear();
+    state->pending_next.clear();
     state->swapchains.clear();
   }
   SFW_INFO("device destroyed: %llu submits, %llu presents",

@@ -90,6 +90,14 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
       // Lazy: nobody signals that semaphore; the CPU wait in take_back replaced the wait on it.
       w = take.lazy ? waits.erase(w) : w + 1;
     }
+    // Fence-only acquires presented without a submit in between.
+    for (auto &entry : dev.pending_next) {
+      Swapchain::TakeBack take;
+      if (entry.swapchain->engine->take_back(entry.index, family, &take) == VK_SUCCESS && take.cmd != VK_NULL_HANDLE)
+        acquire_backs.push_back(take.cmd);
+      dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+    }
+    dev.pending_next.clear();
   }
   cmds.insert(cmds.begin(), acquire_backs.begin(), acquire_backs.end());
   std::vector<VkPipelineStageFlags> stages(waits.size(), VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);

@@ -36,13 +36,27 @@ bool claim_pending(DeviceState &dev, VkSemaphore semaphore, uint32_t family, VkP
   return !ab.take.lazy; // lazy: the app's batch keeps waiting on its own semaphore
 }
 
+// Claims every fence-only acquire: the app's first batch will wait for their take-back batches.
+// Caller holds swapchains_mutex.
+void claim_pending_next(DeviceState &dev, uint32_t family, std::vector<AcquireBack> *out, std::vector<VkSemaphore> *dones) {
+  for (auto &entry : dev.pending_next) {
+    AcquireBack ab{VK_NULL_HANDLE, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, {}};
+    if (entry.swapchain->engine->take_back(entry.index, family, &ab.take) == VK_SUCCESS) {
+      out->push_back(ab);
+      dones->push_back(ab.take.done);
+    }
+    dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+  }
+  dev.pending_next.clear();
+}
+
 VkResult submit_acquire_backs(DeviceState &dev, VkQueue queue, const std::vector<AcquireBack> &backs) {
   std::vector<VkSubmitInfo> batches(backs.size());
   for (size_t i = 0; i < backs.size(); ++i) {
     VkSubmitInfo &b = batches[i];
     const AcquireBack &ab = backs[i];
     b = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
-    b.waitSemaphoreCount = ab.take.lazy ? 0 : 1;
+    b.waitSemaphoreCount = ab.take.lazy || ab.app_wait == VK_NULL_HANDLE ? 0 : 1;
     b.pWaitSemaphores = &ab.app_wait;
     b.pWaitDstStageMask = &ab.stage;
     b.commandBufferCount = ab.take.cmd != VK_NULL_HANDLE ? 1 : 0;
@@ -60,6 +74,7 @@ VkResult submit_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t cou
   uint32_t family = dev.family_of(queue);
   std::vector<AcquireBack> backs;
   std::vector<std::vector<VkSemaphore>> waits(count);
+  std::vector<std::vector<VkPipelineStageFlags>> stages(count);
   {
     std::lock_guard lock(dev.swapchains_mutex);
     for (uint32_t i = 0; i < count; ++i)
@@ -67,11 +82,22 @@ VkResult submit_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t cou
         VkSemaphore s = submits[i].pWaitSemaphores[w];
         if (claim_pending(dev, s, family, submits[i].pWaitDstStageMask[w], &backs)) s = backs.back().take.done;
         waits[i].push_back(s);
+        stages[i].push_back(submits[i].pWaitDstStageMask[w]);
       }
+    if (count > 0 && !dev.pending_next.empty()) {
+      std::vector<VkSemaphore> dones;
+      claim_pending_next(dev, family, &backs, &dones);
+      waits[0].insert(waits[0].end(), dones.begin(), dones.end());
+      stages[0].resize(waits[0].size(), VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+    }
   }
   if (backs.empty()) return dev.dispatch.QueueSubmit(queue, count, submits, fence);
   std::vector<VkSubmitInfo> copy(submits, submits + count);
-  for (uint32_t i = 0; i < count; ++i) copy[i].pWaitSemaphores = waits[i].data();
+  for (uint32_t i = 0; i < count; ++i) {
+    copy[i].waitSemaphoreCount = static_cast<uint32_t>(waits[i].size());
+    copy[i].pWaitSemaphores = waits[i].data();
+    copy[i].pWaitDstStageMask = stages[i].data();
+  }
   VkResult r = submit_acquire_backs(dev, queue, backs);
   if (r != VK_SUCCESS) return r;
   return dev.dispatch.QueueSubmit(queue, count, copy.data(), fence);
@@ -94,10 +120,23 @@ VkResult submit2_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t co
         if (claim_pending(dev, info.semaphore, family, stage, &backs)) info.semaphore = backs.back().take.done;
         waits[i].push_back(info);
       }
+    if (count > 0 && !dev.pending_next.empty()) {
+      std::vector<VkSemaphore> dones;
+      claim_pending_next(dev, family, &backs, &dones);
+      for (VkSemaphore done : dones) {
+        VkSemaphoreSubmitInfo info{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO};
+        info.semaphore = done;
+        info.stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
+        waits[0].push_back(info);
+      }
+    }
   }
   if (backs.empty()) return call_down(queue, count, submits, fence);
   std::vector<VkSubmitInfo2> copy(submits, submits + count);
-  for (uint32_t i = 0; i < count; ++i) copy[i].pWaitSemaphoreInfos = waits[i].data();
+  for (uint32_t i = 0; i < count; ++i) {
+    copy[i].waitSemaphoreInfoCount = static_cast<uint32_t>(waits[i].size());
+    copy[i].pWaitSemaphoreInfos = waits[i].data();
+  }
   VkResult r = submit_acquire_backs(dev, queue, backs);
   if (r != VK_SUCCESS) return r;
   return call_down(queue, count, copy.data(), fence);

@@ -92,6 +92,9 @@ struct DeviceState {
     uint32_t index;
   };
   std::unordered_map<VkSemaphore, PendingAcquire> pending;
+  // Fence-only acquires of images the compositor owns: the app waits on the fence before using the
+  // image, so the app's next submit on any queue takes them back (also counted in pending_acquires).
+  std::vector<PendingAcquire> pending_next;
 };
 
 DispatchMap<InstanceState> &instances() noexcept;

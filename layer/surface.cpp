@@ -13,7 +13,7 @@
 namespace sfw::layer {
 
 namespace {
-constexpr auto kCompositorQueryTimeout = std::chrono::milliseconds(1000);
+constexpr auto kCompositorQueryTimeout = std::chrono::milliseconds(5000); // bounded; a busy compositor is slow
 constexpr VkPresentModeKHR kPresentModes[] = {VK_PRESENT_MODE_FIFO_KHR, VK_PRESENT_MODE_MAILBOX_KHR,
                                               VK_PRESENT_MODE_IMMEDIATE_KHR};
 // A compositor may hold one buffer on screen and one pending: MAILBOX needs 4 to never block.

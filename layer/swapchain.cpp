@@ -155,15 +155,19 @@ VKAPI_ATTR VkResult VKAPI_CALL vkGetSwapchainImagesKHR(VkDevice device, VkSwapch
 static VkResult acquire(DeviceState &dev, LayerSwapchain &sc, uint64_t timeout, VkSemaphore semaphore, VkFence fence,
                         uint32_t *index) noexcept {
   VkResult result = sc.engine->acquire(timeout, semaphore, fence, index);
-  if ((result == VK_SUCCESS || result == VK_SUBOPTIMAL_KHR) && semaphore != VK_NULL_HANDLE &&
-      sc.engine->needs_take_back(*index)) {
+  if ((result == VK_SUCCESS || result == VK_SUBOPTIMAL_KHR) && sc.engine->needs_take_back(*index)) {
     // The first submit (or present) that waits on this semaphore takes the image back from the
-    // compositor's queue family, on its own queue.
+    // compositor's queue family, on its own queue; without a semaphore, the app's next submit.
     try {
       std::lock_guard lock(dev.swapchains_mutex);
       auto self = dev.swapchains.find(to_handle(&sc));
-      if (self != dev.swapchains.end() && dev.pending.insert_or_assign(semaphore, DeviceState::PendingAcquire{self->second, *index}).second)
-        dev.pending_acquires.fetch_add(1, std::memory_order_relaxed);
+      if (self != dev.swapchains.end()) {
+        DeviceState::PendingAcquire entry{self->second, *index};
+        bool added = true;
+        if (semaphore != VK_NULL_HANDLE) added = dev.pending.insert_or_assign(semaphore, std::move(entry)).second;
+        else dev.pending_next.push_back(std::move(entry));
+        if (added) dev.pending_acquires.fetch_add(1, std::memory_order_relaxed);
+      }
     } catch (const std::bad_alloc &) {
       return VK_ERROR_OUT_OF_HOST_MEMORY;
     }

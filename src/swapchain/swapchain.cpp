@@ -14,7 +14,9 @@ namespace sfw {
 
 constexpr uint64_t kLayerWorkBoundNs = 5'000'000'000; // the layer's own submits
 
-constexpr auto kCreateTimeout = std::chrono::milliseconds(2000);
+// Creation-time roundtrips: long enough for a busy compositor (weston under TCG stalls for 2.5 s
+// while it starts its shell), still bounded, and a dead connection ends them at once.
+constexpr auto kCreateTimeout = std::chrono::milliseconds(10000);
 
 Swapchain::Swapchain(const SwapchainParams &params) : params_(params), mode_(params.mode) {}
 

@@ -9,7 +9,7 @@
 namespace sfw {
 
 namespace {
-constexpr auto kBufferTimeout = std::chrono::milliseconds(2000);
+constexpr auto kBufferTimeout = std::chrono::milliseconds(10000); // see kCreateTimeout
 
 uint32_t pick_memory_type(const VkPhysicalDeviceMemoryProperties &props, uint32_t allowed) {
   // Device-local first: the compositor reads through the dma-buf, the GPU writes every frame.
@@ -61,7 +61,9 @@ VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
   format_list.viewFormatCount = static_cast<uint32_t>(params_.view_formats.size());
   format_list.pViewFormats = params_.view_formats.data();
 
-  bool modifier_tiling = params_.use_drm_modifier_tiling;
+  // LINEAR needs no modifier tiling: plain LINEAR images are what every driver (and validation's
+  // format-feature tracking) knows best.
+  bool modifier_tiling = params_.use_drm_modifier_tiling && modifier != 0;
   const void *chain = &external;
   if (modifier_tiling) {
     modifier_list.pNext = chain;
