@@ -68,9 +68,9 @@
   X(GetPrivateData, custom, "", SFW_V(1, 3))                                                      \
   X(SetPrivateDataEXT, custom, "VK_EXT_private_data", 0)                                          \
   X(GetPrivateDataEXT, custom, "VK_EXT_private_data", 0)                                          \
-  X(CreateImage, forward, "", 0)                                                                   \
-  X(BindImageMemory2, forward, "", SFW_V(1, 1))                                                    \
-  X(BindImageMemory2KHR, forward, "VK_KHR_bind_memory2", 0)                                        \
+  X(CreateImage, custom, "", 0)                                                                   \
+  X(BindImageMemory2, custom, "", SFW_V(1, 1))                                                    \
+  X(BindImageMemory2KHR, custom, "VK_KHR_bind_memory2", 0)                                        \
   X(GetDeviceImageMemoryRequirements, forward, "", SFW_V(1, 3))                                    \
   X(GetDeviceImageMemoryRequirementsKHR, forward, "VK_KHR_maintenance4", 0)                        \
   X(GetDeviceImageSparseMemoryRequirements, forward, "", SFW_V(1, 3))                              \

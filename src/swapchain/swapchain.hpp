@@ -96,6 +96,12 @@ public:
   };
   VkResult take_back(uint32_t index, uint32_t queue_family, TakeBack *out) noexcept;
 
+  // For images the app binds to swapchain memory (VkImageSwapchainCreateInfoKHR and
+  // VkBindImageMemorySwapchainInfoKHR): how the images are laid out, and their memory.
+  bool modifier_tiling() const noexcept { return params_.use_drm_modifier_tiling && modifier_ != 0; }
+  uint64_t modifier() const noexcept { return modifier_; }
+  VkDeviceMemory image_memory(uint32_t index) const noexcept;
+
   Mode mode() const noexcept { return mode_; }
   const SwapchainCounters &counters() const noexcept { return counters_; }
   std::string describe() const;

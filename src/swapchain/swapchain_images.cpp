@@ -147,6 +147,10 @@ VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
   return VK_SUCCESS;
 }
 
+VkDeviceMemory Swapchain::image_memory(uint32_t index) const noexcept {
+  return index < images_.size() ? images_[index]->memory : VK_NULL_HANDLE;
+}
+
 VkResult Swapchain::create_buffer(Image &image) {
   wl::FormatModifier fm{params_.drm_format, modifier_};
   wl::Status status = link_->create_buffer(params_.extent.width, params_.extent.height, fm,
