@@ -267,7 +267,7 @@ TEST_F(FakeServer, ZeroTimeoutIsOneNonBlockingRead) {
   const auto start = Clock::now();
   EXPECT_EQ(dispatch_until(display_, queue_.get(), [] { return false; }, Clock::now()), Status::timeout);
   EXPECT_EQ(dispatch_until(display_, queue_.get(), [] { return true; }, Clock::now()), Status::ok);
-  EXPECT_LT(Clock::now() - start, 100ms);
+  EXPECT_LT(Clock::now() - start, 2s); // a blocking read would never return: nothing is sent
 }
 
 TEST_F(FakeServer, QueryDisplayTimesOutAndCachesNothing) {
