@@ -31,10 +31,9 @@ public:
   // Lock-free. The pointer stays valid until the object with this key is destroyed, which the
   // app may not do while it uses the object (external synchronisation rules).
   State *find(void *key) const noexcept {
-    const Snapshot *snap = current_.load(std::memory_order_acquire);
-    if (snap == nullptr) return nullptr;
-    for (std::size_t i = 0; i < snap->size; ++i)
-      if (snap->entries[i].key == key) return snap->entries[i].state;
+    const Snapshot *snap = current_.load(std::memory_order_acquire); // never null
+    for (const Entry *e = snap->begin, *end = snap->end; e != end; ++e)
+      if (e->key == key) return e->state;
     return nullptr;
   }
 
@@ -86,16 +85,18 @@ private:
     State *state;
   };
   struct Snapshot {
-    std::size_t size;
+    const Entry *begin = nullptr; // [begin, end): what readers scan, no bounds or null checks
+    const Entry *end = nullptr;
     std::unique_ptr<Entry[]> entries;
   };
 
   void publish_locked() {
     auto snap = std::make_unique<Snapshot>();
-    snap->size = owners_.size();
-    snap->entries = std::make_unique<Entry[]>(snap->size);
+    snap->entries = std::make_unique<Entry[]>(owners_.size());
     std::size_t i = 0;
     for (const auto &[key, state] : owners_) snap->entries[i++] = Entry{key, state.get()};
+    snap->begin = snap->entries.get();
+    snap->end = snap->begin + i;
     retired_.reserve(retired_.size() + 1);
     retired_.push_back(std::move(snap));
     current_.store(retired_.back().get(), std::memory_order_release);
@@ -103,7 +104,8 @@ private:
 
   mutable std::mutex mutex_;
   std::map<void *, std::shared_ptr<State>> owners_;
-  std::atomic<const Snapshot *> current_{nullptr};
+  Snapshot empty_;
+  std::atomic<const Snapshot *> current_{&empty_};
   std::vector<std::unique_ptr<Snapshot>> retired_; // every snapshot ever published, incl. current
   std::vector<std::shared_ptr<State>> zombies_;
 };

@@ -8,14 +8,8 @@
 
 namespace sfw::layer {
 
-DispatchMap<InstanceState> &instances() noexcept {
-  static DispatchMap<InstanceState> map;
-  return map;
-}
-DispatchMap<DeviceState> &devices() noexcept {
-  static DispatchMap<DeviceState> map;
-  return map;
-}
+DispatchMap<InstanceState> g_instance_map;
+DispatchMap<DeviceState> g_device_map;
 
 namespace {
 

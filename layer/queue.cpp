@@ -142,22 +142,26 @@ VkResult submit2_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t co
   return call_down(queue, count, copy.data(), fence);
 }
 
-DeviceState *queue_device(VkQueue queue) noexcept {
+[[gnu::noinline, gnu::cold]] void log_unknown_queue() noexcept { SFW_LOG_ONCE(LogLevel::error, "a queue the layer never saw"); }
+
+inline DeviceState *queue_device(VkQueue queue) noexcept {
   DeviceState *state = device_of(queue);
   if (state == nullptr) [[unlikely]]
-    SFW_LOG_ONCE(LogLevel::error, "a queue the layer never saw");
+    log_unknown_queue();
   return state;
 }
 
 } // namespace
 
-VKAPI_ATTR VkResult VKAPI_CALL vkQueueSubmit(VkQueue queue, uint32_t count, const VkSubmitInfo *submits,
-                                             VkFence fence) noexcept {
-  DeviceState *dev = queue_device(queue);
-  if (dev == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST;
-  dev->submits.fetch_add(1, std::memory_order_relaxed);
-  if (dev->pending_acquires.load(std::memory_order_relaxed) == 0) [[likely]]
-    return dev->dispatch.QueueSubmit(queue, count, submits, fence);
+// The driver never throws (it is C); calling it through a noexcept type lets the compiler tail-call
+// it from these noexcept entry points instead of wrapping the call in a terminate region.
+template <typename R, typename... A> inline auto nothrow_fn(R (*f)(A...)) noexcept {
+  return reinterpret_cast<R (*)(A...) noexcept>(f);
+}
+
+// The slow paths, out of line: the fast path then needs no stack frame and tail-calls the driver.
+[[gnu::noinline, gnu::cold]] static VkResult submit_slow(DeviceState *dev, VkQueue queue, uint32_t count,
+                                                         const VkSubmitInfo *submits, VkFence fence) noexcept {
   try {
     return submit_with_acquire_backs(*dev, queue, count, submits, fence);
   } catch (const std::bad_alloc &) {
@@ -165,28 +169,45 @@ VKAPI_ATTR VkResult VKAPI_CALL vkQueueSubmit(VkQueue queue, uint32_t count, cons
   }
 }
 
-static VkResult queue_submit2(VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits, VkFence fence,
-                              PFN_vkQueueSubmit2 DeviceDispatch::*slot) noexcept {
-  DeviceState *dev = queue_device(queue);
-  if (dev == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST;
-  dev->submits.fetch_add(1, std::memory_order_relaxed);
-  if (dev->pending_acquires.load(std::memory_order_relaxed) == 0) [[likely]]
-    return (dev->dispatch.*slot)(queue, count, submits, fence);
+[[gnu::noinline, gnu::cold]] static VkResult submit2_slow(DeviceState *dev, VkQueue queue, uint32_t count,
+                                                          const VkSubmitInfo2 *submits, VkFence fence,
+                                                          PFN_vkQueueSubmit2 call_down) noexcept {
   try {
-    return submit2_with_acquire_backs(*dev, queue, count, submits, fence, dev->dispatch.*slot);
+    return submit2_with_acquire_backs(*dev, queue, count, submits, fence, call_down);
   } catch (const std::bad_alloc &) {
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
 }
 
+VKAPI_ATTR VkResult VKAPI_CALL vkQueueSubmit(VkQueue queue, uint32_t count, const VkSubmitInfo *submits,
+                                             VkFence fence) noexcept {
+  DeviceState *dev = queue_device(queue);
+  if (dev == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST;
+  dev->submits.fetch_add(1, std::memory_order_relaxed);
+  if (dev->pending_acquires.load(std::memory_order_relaxed) == 0) [[likely]]
+    return nothrow_fn(dev->dispatch.QueueSubmit)(queue, count, submits, fence);
+  return submit_slow(dev, queue, count, submits, fence);
+}
+
+template <PFN_vkQueueSubmit2 DeviceDispatch::*slot>
+static inline VkResult queue_submit2(VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits,
+                                     VkFence fence) noexcept {
+  DeviceState *dev = queue_device(queue);
+  if (dev == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST;
+  dev->submits.fetch_add(1, std::memory_order_relaxed);
+  if (dev->pending_acquires.load(std::memory_order_relaxed) == 0) [[likely]]
+    return nothrow_fn(dev->dispatch.*slot)(queue, count, submits, fence);
+  return submit2_slow(dev, queue, count, submits, fence, dev->dispatch.*slot);
+}
+
 VKAPI_ATTR VkResult VKAPI_CALL vkQueueSubmit2(VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits,
                                               VkFence fence) noexcept {
-  return queue_submit2(queue, count, submits, fence, &DeviceDispatch::QueueSubmit2);
+  return queue_submit2<&DeviceDispatch::QueueSubmit2>(queue, count, submits, fence);
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkQueueSubmit2KHR(VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits,
                                                  VkFence fence) noexcept {
-  return queue_submit2(queue, count, submits, fence, &DeviceDispatch::QueueSubmit2KHR);
+  return queue_submit2<&DeviceDispatch::QueueSubmit2KHR>(queue, count, submits, fence);
 }
 
 } // namespace sfw::layer

@@ -97,8 +97,11 @@ struct DeviceState {
   std::vector<PendingAcquire> pending_next;
 };
 
-DispatchMap<InstanceState> &instances() noexcept;
-DispatchMap<DeviceState> &devices() noexcept;
+// Namespace-scope (no function-local static guard on the submit path); built when the library loads.
+extern DispatchMap<InstanceState> g_instance_map;
+extern DispatchMap<DeviceState> g_device_map;
+inline DispatchMap<InstanceState> &instances() noexcept { return g_instance_map; }
+inline DispatchMap<DeviceState> &devices() noexcept { return g_device_map; }
 
 // Lock-free look-ups for entry points; null only for a handle the layer never saw.
 inline InstanceState *instance_of(VkInstance h) noexcept { return instances().find(dispatch_key(h)); }
