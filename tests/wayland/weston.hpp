@@ -34,7 +34,7 @@ public:
     log_ = runtime_dir_ + "/weston.log";
     const std::string cmd = "exec weston --backend=headless --renderer=gl --socket=" + socket_ +
                             " --idle-time=0 --log=" + log_;
-    const std::string shell_cmd = hide_dri ? "unshare -m sh -c 'mount -t tmpfs none /dev/dri && " + cmd + "'" : cmd;
+    const std::string shell_cmd = hide_dri ? "exec unshare -m sh -c 'mount -t tmpfs none /dev/dri && " + cmd + "'" : cmd;
     pid_ = fork();
     if (pid_ == 0) {
       setenv("XDG_RUNTIME_DIR", runtime_dir_.c_str(), 1);
