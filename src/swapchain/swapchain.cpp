@@ -9,6 +9,7 @@
 #include "kernel/sync_file.hpp"
 #include "log.hpp"
 #include "swapchain/image.hpp"
+#include "wayland/buffer_params.hpp"
 
 namespace sfw {
 
@@ -32,6 +33,7 @@ VkResult Swapchain::create(const SwapchainParams &params, std::unique_ptr<Swapch
   const SwapchainVk &vk = *params.vk;
   // The compositor rejects (format, modifier) pairs with `failed`: try the next, then LINEAR.
   std::vector<uint64_t> candidates = params.modifiers;
+  if (wl::debug_flags().unoffered_modifier_first) candidates.insert(candidates.begin(), wl::kDebugUnofferedModifier);
   if (std::find(candidates.begin(), candidates.end(), 0) == candidates.end()) candidates.push_back(0);
   VkResult result = VK_ERROR_INITIALIZATION_FAILED;
   for (uint64_t modifier : candidates) {

@@ -5,6 +5,7 @@
 
 #include "log.hpp"
 #include "swapchain/image.hpp"
+#include "wayland/buffer_params.hpp"
 
 namespace sfw {
 
@@ -63,12 +64,13 @@ VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
 
   // LINEAR needs no modifier tiling: plain LINEAR images are what every driver (and validation's
   // format-feature tracking) knows best.
-  bool modifier_tiling = params_.use_drm_modifier_tiling && modifier != 0;
+  bool debug_unoffered = modifier == wl::kDebugUnofferedModifier; // LINEAR memory, announced otherwise
+  bool modifier_tiling = params_.use_drm_modifier_tiling && modifier != 0 && !debug_unoffered;
   const void *chain = &external;
   if (modifier_tiling) {
     modifier_list.pNext = chain;
     chain = &modifier_list;
-  } else if (modifier != 0) {
+  } else if (modifier != 0 && !debug_unoffered) {
     return VK_ERROR_FORMAT_NOT_SUPPORTED; // without the extension only LINEAR can be described
   }
   if (!params_.view_formats.empty()) {
@@ -130,7 +132,7 @@ VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
     for (const auto &mp : params_.modifier_planes)
       if (mp.modifier == modifier_) plane_count_ = std::max(1u, std::min(mp.planes, 4u));
   } else {
-    modifier_ = 0;
+    modifier_ = debug_unoffered ? wl::kDebugUnofferedModifier : 0;
     plane_count_ = 1;
   }
   static constexpr VkImageAspectFlagBits plane_aspects[] = {

@@ -93,6 +93,7 @@ DebugFlags parse_debug_flags(const char *value) noexcept {
   if (value == nullptr) return flags;
   flags.corrupt_stride = strstr(value, "corrupt-stride") != nullptr;
   flags.no_immed = strstr(value, "no-immed") != nullptr;
+  flags.unoffered_modifier_first = strstr(value, "unoffered-modifier-first") != nullptr;
   return flags;
 }
 

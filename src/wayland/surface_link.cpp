@@ -121,7 +121,10 @@ Status SurfaceLink::create_buffer(uint32_t width, uint32_t height, FormatModifie
     params_list.push_back({static_cast<uint32_t>(i), planes[i].fd, planes[i].offset, planes[i].stride});
   if (debug_flags().corrupt_stride && !params_list.empty()) params_list[0].stride += 1u << 24;
   char why[192];
-  ParamsCheck check = check_buffer_params(width, height, fm, params_list, info_->dmabuf, why, sizeof why);
+  // The debug modifier is checked as the LINEAR memory it really is, then sent as announced.
+  bool debug_unoffered = debug_flags().unoffered_modifier_first && fm.modifier == kDebugUnofferedModifier;
+  FormatModifier checked = debug_unoffered ? FormatModifier{fm.format, kModifierLinear} : fm;
+  ParamsCheck check = check_buffer_params(width, height, checked, params_list, info_->dmabuf, why, sizeof why);
   if (check != ParamsCheck::ok) {
     SFW_WARN("wayland: not creating a %ux%u dma-buf wl_buffer: it would raise %s (%s)", width, height,
              to_string(check), why);
