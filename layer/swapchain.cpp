@@ -56,6 +56,9 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
   try {
     std::shared_ptr<SurfaceState> surface = find_surface(*dev->instance, info->surface);
     const SurfaceState::PerDevice *d = surface ? &surface_decision(*dev->instance, dev->physical_device, *surface) : nullptr;
+    // A degraded oldSwapchain decides for its successor: the degradation sticks to the surface.
+    if (auto old = dev->layer_swapchain(info->oldSwapchain); old && d != nullptr)
+      record_degradation(*surface, dev->physical_device, old->engine->mode());
     Mode mode = d ? current_mode(*surface, *d) : Mode::passthrough;
     if (mode == Mode::passthrough || !dev->may_own_swapchains) {
       if (dev->layer_swapchain(info->oldSwapchain)) return VK_ERROR_NATIVE_WINDOW_IN_USE_KHR;
@@ -101,8 +104,6 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
           p.view_formats.assign(list->pViewFormats, list->pViewFormats + list->viewFormatCount);
         }
     }
-    if (auto old = dev->layer_swapchain(info->oldSwapchain); old && old->engine->mode() != mode)
-      record_degradation(*surface, dev->physical_device, old->engine->mode());
     set_tearing_hint(*surface, *d->compositor, info->presentMode == VK_PRESENT_MODE_IMMEDIATE_KHR);
     auto sc = std::make_shared<LayerSwapchain>();
     sc->surface = surface;

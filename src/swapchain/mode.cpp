@@ -1,5 +1,6 @@
 #include "mode.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -32,8 +33,12 @@ ModeRequest mode_request_from_env() noexcept {
   static const ModeRequest request = [] {
     const char *text = std::getenv("SYNCFILE_WSI_MODE");
     ModeRequest r = ModeRequest::automatic;
+    // Bad configuration gets a warning and the default at every log level (as SYNCFILE_WSI_LOG does).
     if (text != nullptr && *text != '\0' && !parse_mode_request(text, &r))
-      SFW_WARN("SYNCFILE_WSI_MODE=\"%.32s\" is not one of auto, syncfile, cpu-wait, passthrough; using auto", text);
+      fprintf(stderr,
+              "syncfile-wsi: warning: SYNCFILE_WSI_MODE=\"%.32s\" is not one of auto, syncfile, cpu-wait, passthrough; "
+              "using auto\n",
+              text);
     return r;
   }();
   return request;

@@ -1,6 +1,9 @@
 // One frame's path: acquire (wait for a free image, then for the compositor's reads) and present
 // (fence the dma-buf with the frame's rendering, then commit), in syncfile or cpu-wait mode.
+#include <cerrno>
 #include <cinttypes>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernel/dmabuf_sync.hpp"
 #include "kernel/sync_file.hpp"
@@ -15,6 +18,19 @@ namespace {
 constexpr auto kFlushTimeout = std::chrono::milliseconds(1000);
 constexpr auto kFrameCallbackBound = std::chrono::milliseconds(1000); // FIFO never hangs a hidden window
 constexpr uint64_t kLayerWorkBoundNs = 5'000'000'000;                 // the layer's own submits
+
+// SYNCFILE_WSI_DEBUG=fail-import-at=N: the process's Nth DMA_BUF_IOCTL_IMPORT_SYNC_FILE fails with EINVAL
+// through the kernel interface's test seam, so tests reach the in-place degradation to cpu-wait.
+void debug_import_fault() noexcept {
+  static const long fail_at = [] {
+    const char *debug = std::getenv("SYNCFILE_WSI_DEBUG");
+    const char *at = debug != nullptr ? std::strstr(debug, "fail-import-at=") : nullptr;
+    return at != nullptr ? std::strtol(at + std::strlen("fail-import-at="), nullptr, 10) : 0L;
+  }();
+  static std::atomic<long> imports{0};
+  if (fail_at > 0 && imports.fetch_add(1, std::memory_order_relaxed) + 1 == fail_at)
+    kernel::set_ioctl_fault_for_testing(kernel::IoctlOp::import_sync_file, EINVAL);
+}
 
 VkResult vk_result_of(wl::Status status, bool blocking) {
   switch (status) {
@@ -202,7 +218,7 @@ VkResult Swapchain::finish_present(uint32_t index, std::span<const wl::Rect> dam
       kernel::SyncFile rendered{kernel::UniqueFd(fd)};
       if (rendered.empty()) {
         counters_.empty_exports.fetch_add(1, std::memory_order_relaxed); // already signalled: nothing to fence
-      } else if (auto imported = kernel::import_sync_file(image.dmabuf.get(), rendered, kernel::Access::write); imported) {
+      } else if (debug_import_fault(), kernel::import_sync_file(image.dmabuf.get(), rendered, kernel::Access::write)) {
         counters_.imports.fetch_add(1, std::memory_order_relaxed);
       } else {
         result = degrade("DMA_BUF_IOCTL_IMPORT_SYNC_FILE failed at present");
@@ -225,6 +241,7 @@ VkResult Swapchain::finish_present(uint32_t index, std::span<const wl::Rect> dam
   image.state = ImageState::presented;
   counters_.presents.fetch_add(1, std::memory_order_relaxed);
   if (s == wl::Status::lost) return VK_ERROR_SURFACE_LOST_KHR;
+  if (result == VK_SUBOPTIMAL_KHR) suboptimal_once_ = false; // said once, here
   if (result == VK_SUCCESS && suboptimal_once_) {
     suboptimal_once_ = false;
     return VK_SUBOPTIMAL_KHR;
