@@ -42,7 +42,11 @@ VkResult Swapchain::create(const SwapchainParams &params, std::unique_ptr<Swapch
     SFW_INFO("swapchain: the compositor refused modifier 0x%" PRIx64 "; trying the next", modifier);
   }
   // VK_ERROR_FORMAT_NOT_SUPPORTED is internal (every buffer refused); it is no valid result here.
-  if (result != VK_SUCCESS) return result == VK_ERROR_FORMAT_NOT_SUPPORTED ? VK_ERROR_INITIALIZATION_FAILED : result;
+  if (result == VK_ERROR_FORMAT_NOT_SUPPORTED) result = VK_ERROR_INITIALIZATION_FAILED;
+  if (result != VK_SUCCESS) {
+    SFW_ERROR("swapchain: creating its images and buffers failed: VkResult %d", result);
+    return result;
+  }
 
   // syncfile vs cpu-wait is settled here: the kernel probe needs a dma-buf, and this is the first.
   if (sc->mode_ == Mode::syncfile) {

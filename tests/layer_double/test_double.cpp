@@ -19,10 +19,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -355,8 +358,24 @@ VKAPI_ATTR void VKAPI_CALL DestroySemaphore(VkDevice device, VkSemaphore sem, co
   dev->DestroySemaphore(device, sem, alloc);
 }
 
+// A driver that fails on command: SFW_TEST_DOUBLE_FAIL="vkAllocateMemory@3,vkGetSemaphoreFdKHR@5" makes
+// the 3rd vkAllocateMemory and the 5th vkGetSemaphoreFdKHR fail (each once).
+bool injected_failure(const char *function) {
+  static std::mutex mutex;
+  static std::map<std::string, long> calls;
+  const char *spec = std::getenv("SFW_TEST_DOUBLE_FAIL");
+  if (spec == nullptr) return false;
+  std::string needle = std::string(function) + "@";
+  const char *at = std::strstr(spec, needle.c_str());
+  if (at == nullptr) return false;
+  long nth = std::strtol(at + needle.size(), nullptr, 10);
+  std::lock_guard lock(mutex);
+  return ++calls[function] == nth;
+}
+
 VKAPI_ATTR VkResult VKAPI_CALL GetSemaphoreFdKHR(VkDevice device, const VkSemaphoreGetFdInfoKHR *info, int *fd) {
   DeviceData *dev = device_of(device);
+  if (injected_failure("vkGetSemaphoreFdKHR")) return VK_ERROR_TOO_MANY_OBJECTS;
   if (info->handleType == VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT) {
     State &s = state();
     std::lock_guard lock(s.mutex);
@@ -382,6 +401,7 @@ VKAPI_ATTR VkResult VKAPI_CALL GetSemaphoreFdKHR(VkDevice device, const VkSemaph
 VKAPI_ATTR VkResult VKAPI_CALL AllocateMemory(VkDevice device, const VkMemoryAllocateInfo *info,
                                               const VkAllocationCallbacks *alloc, VkDeviceMemory *memory) {
   DeviceData *dev = device_of(device);
+  if (injected_failure("vkAllocateMemory")) return VK_ERROR_OUT_OF_DEVICE_MEMORY;
   VkResult r = dev->AllocateMemory(device, info, alloc, memory);
   if (r != VK_SUCCESS) return r;
   auto *ded = find_in_chain<VkMemoryDedicatedAllocateInfo>(info->pNext, VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO);
@@ -406,6 +426,7 @@ VKAPI_ATTR void VKAPI_CALL FreeMemory(VkDevice device, VkDeviceMemory memory, co
 
 VKAPI_ATTR VkResult VKAPI_CALL GetMemoryFdKHR(VkDevice device, const VkMemoryGetFdInfoKHR *info, int *fd) {
   DeviceData *dev = device_of(device);
+  if (injected_failure("vkGetMemoryFdKHR")) return VK_ERROR_TOO_MANY_OBJECTS;
   VkResult r = dev->GetMemoryFdKHR(device, info, fd);
   if (r != VK_SUCCESS || info->handleType != VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT) return r;
   State &s = state();
