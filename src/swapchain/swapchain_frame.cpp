@@ -103,6 +103,12 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
     if (exported) {
       reads = std::move(*exported);
       counters_.exports.fetch_add(1, std::memory_order_relaxed);
+    } else if (exported.error().code == kernel::ErrorCode::out_of_fds ||
+               exported.error().code == kernel::ErrorCode::out_of_memory) {
+      // The process is out of descriptors or memory: the app's problem to see, not a reason to degrade.
+      char why[160];
+      SFW_ERROR("acquire: %s", kernel::format_error(exported.error(), why, sizeof why));
+      return VK_ERROR_OUT_OF_HOST_MEMORY;
     } else {
       degrade("DMA_BUF_IOCTL_EXPORT_SYNC_FILE failed at acquire");
     }
