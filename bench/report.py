@@ -3,7 +3,8 @@
 
 Usage: report.py RAW_DIR OUT_JSON
 RAW_DIR holds: env-host.json, dispatch-host.jsonl, and (when the VM ran) env-vm.json,
-dispatch-vm.jsonl, frames-vm.jsonl. Missing parts are reported as not measured.
+dispatch-vm.jsonl, frames-vm.jsonl, present-vm.jsonl, oversync-vm.jsonl. Missing parts are reported as
+not measured.
 
 bench-results.json, format "syncfile-wsi-bench/1" (keys are only ever added):
   environment.{host,vm}: see bench/env.sh (vm: null when not run)
@@ -17,6 +18,16 @@ bench-results.json, format "syncfile-wsi-bench/1" (keys are only ever added):
               weston_cpu_s_per_frame, steady_fps and steady_cpu_s_per_frame (start-up removed: the
               median at `frames` minus the median at 10 frames, over frames - 10), and *_vs_driver ratios
   frames.runs[]: every run as measured
+  present.callgrind[]: config (driver-wsi | syncfile-wsi), layer_mode, frames, ir_per_pair (callgrind Ir of
+              one vkAcquireNextImageKHR + vkQueuePresentKHR, the app's thread only), above_driver_ir_per_pair,
+              driver_ir_per_pair, get_semaphore_fd_ir_per_pair (inclusive Ir of lavapipe's vkGetSemaphoreFdKHR
+              called by syncfile-wsi's present), get_semaphore_fd_share (of the syncfile-wsi pair)
+  present.cpu[]: config, frames, runs, median pair_thread_cpu_us / pair_wall_us (inside the two calls, the
+              app's thread), process_cpu_us_per_frame and wall_us_per_frame (whole frames, all threads), and
+              *_vs_driver ratios; present.runs[]: every run
+  oversync: {summary: the bench's medians (ms) or null, rows[]: every measurement}; policies "baseline"
+              (an ordinary frame), "syncfile-wsi" (images B and A), "model-wait-all" (a MODEL that waits for
+              every swapchain image's fences before each frame; not any real driver)
   not_measured[]: parts of the issue this run does not cover
 """
 import json
@@ -96,6 +107,29 @@ def frames_summary(runs):
     return out
 
 
+def present_summary(rows):
+    cg = [dict(r) for r in rows if r.get("kind") == "callgrind"]
+    for r in cg:
+        if r["config"] == "syncfile-wsi" and r["ir_per_pair"]:
+            r["get_semaphore_fd_share"] = round(r["get_semaphore_fd_ir_per_pair"] / r["ir_per_pair"], 3)
+    runs = [r for r in rows if r.get("kind") == "cpu"]
+    cpu = {}
+    for config in ("driver-wsi", "syncfile-wsi"):
+        rs = [r for r in runs if r["config"] == config]
+        if not rs:
+            continue
+        s = {"config": config, "frames": rs[0]["frames"], "runs": len(rs), "layer_mode": sorted({r["layer_mode"] for r in rs})}
+        for k in ("pair_thread_cpu_us", "pair_wall_us", "process_cpu_us_per_frame", "wall_us_per_frame"):
+            s[k] = round(statistics.median(r[k] for r in rs), 2)
+        cpu[config] = s
+    d, l = cpu.get("driver-wsi"), cpu.get("syncfile-wsi")
+    if d and l:
+        for k in ("pair_thread_cpu_us", "pair_wall_us", "process_cpu_us_per_frame", "wall_us_per_frame"):
+            if d[k]:
+                l[k + "_vs_driver"] = round(l[k] / d[k], 3)
+    return {"callgrind": cg, "cpu": list(cpu.values()), "runs": runs}
+
+
 def main():
     raw_dir, out_path = sys.argv[1], sys.argv[2]
     env = {"host": load_json(os.path.join(raw_dir, "env-host.json")), "vm": load_json(os.path.join(raw_dir, "env-vm.json"))}
@@ -108,11 +142,19 @@ def main():
         target = {"rule": "syncfile-wsi adds no more instructions above the driver than the counting layer, per submit",
                   "worst_syncfile_added": max(sfw), "worst_counting_added": max(cnt), "met": max(sfw) <= max(cnt)}
     runs = load_jsonl(os.path.join(raw_dir, "frames-vm.jsonl"))
-    not_measured = ["acquire+present cost (issue part 2)", "oversynchronisation model (issue part 4)"]
+    present = present_summary(load_jsonl(os.path.join(raw_dir, "present-vm.jsonl")))
+    os_rows = load_jsonl(os.path.join(raw_dir, "oversync-vm.jsonl"))
+    oversync = {"summary": next((r for r in os_rows if r.get("summary")), None), "rows": [r for r in os_rows if not r.get("summary")]}
+    not_measured = []
     if env["vm"] is None:
         not_measured += ["dispatch overhead on an owning device (VM)", "frame throughput (VM)"]
+    if not present["callgrind"] and not present["cpu"]:
+        not_measured.append("acquire+present cost (VM)")
+    if oversync["summary"] is None:
+        not_measured.append("oversynchronisation (VM)")
     result = {"format": "syncfile-wsi-bench/1", "environment": env, "dispatch": dispatch, "dispatch_target": target,
-              "frames": {"summary": frames_summary(runs), "runs": runs}, "not_measured": not_measured}
+              "frames": {"summary": frames_summary(runs), "runs": runs}, "present": present, "oversync": oversync,
+              "not_measured": not_measured}
     with open(out_path, "w") as f:
         json.dump(result, f, indent=1)
         f.write("\n")
@@ -152,8 +194,41 @@ def main():
                   f"{ratio('cpu_s_per_frame_vs_driver'):>9}")
         print("(medians; 'best' = the best run; 'steady' = (median at N frames - median at 10) / (N - 10): start-up removed;"
               " ratios syncfile-wsi / driver-wsi; wall-clock numbers include whatever else the machine ran: see load)")
+    if present["callgrind"] or present["cpu"]:
+        print()
+        print("Acquire + present cost in the VM (vkAcquireNextImageKHR + vkQueuePresentKHR, MAILBOX, 64x64, weston GL)")
+        if present["callgrind"]:
+            print(f"{'config':<13} {'layer':<9} {'frames':>6} {'Ir/pair':>9} {'above drv':>9} {'in driver':>9} {'GetSemaphoreFd':>14} {'share':>6}")
+            for r in present["callgrind"]:
+                share = f"{r['get_semaphore_fd_share'] * 100:.1f}%" if "get_semaphore_fd_share" in r else ""
+                print(f"{r['config']:<13} {r['layer_mode']:<9} {r['frames']:>6} {r['ir_per_pair']:>9.0f} {r['above_driver_ir_per_pair']:>9.0f} "
+                      f"{r.get('driver_ir_per_pair', 0):>9.0f} {r['get_semaphore_fd_ir_per_pair']:>14.0f} {share:>6}")
+            print("(callgrind, the app's thread only; 'GetSemaphoreFd' = inclusive Ir of lavapipe's vkGetSemaphoreFdKHR called"
+                  " by syncfile-wsi's present; its wait for device idle is time, not instructions: see the CPU-time rows)")
+        if present["cpu"]:
+            print(f"{'config':<13} {'layer':<9} {'frames':>6} {'runs':>4} {'pair cpu us':>11} {'pair wall us':>12} "
+                  f"{'proc cpu us/fr':>14} {'wall us/fr':>10} {'cpu ratio':>9} {'wall ratio':>10}")
+            for s_ in present["cpu"]:
+                ratio = lambda k: f"{s_[k]:.3f}" if k in s_ else ""
+                print(f"{s_['config']:<13} {','.join(s_['layer_mode']):<9} {s_['frames']:>6} {s_['runs']:>4} {s_['pair_thread_cpu_us']:>11.1f} "
+                      f"{s_['pair_wall_us']:>12.1f} {s_['process_cpu_us_per_frame']:>14.1f} {s_['wall_us_per_frame']:>10.1f} "
+                      f"{ratio('pair_thread_cpu_us_vs_driver'):>9} {ratio('pair_wall_us_vs_driver'):>10}")
+            print("(medians; 'pair' = inside the two calls, the app's thread; 'proc cpu' = all threads over whole frames;"
+                  " ratios syncfile-wsi / driver-wsi)")
+    o = oversync["summary"]
+    if o:
+        print()
+        print(f"Oversynchronisation in the VM: a compositor read fence pending on image A for T = {o['t_ms']} ms "
+              f"(medians of {o['rounds']} rounds, {o['images']} images, ms from the start of the acquire)")
+        print(f"{'policy':<60} {'image':<5} {'acquired':>8} {'rendered':>8}")
+        print(f"{'baseline: an ordinary frame, no fence pending':<60} {'any':<5} {'':>8} {o['baseline_frame_ms']:>8.1f}")
+        print(f"{'syncfile-wsi':<60} {'B':<5} {o['syncfile_B_acquire_ms']:>8.1f} {o['syncfile_B_frame_ms']:>8.1f}")
+        print(f"{'syncfile-wsi':<60} {'A':<5} {'':>8} {o['syncfile_A_frame_ms']:>8.1f}"
+              f"   (fence still pending at A's acquire: {o['syncfile_A_fence_pending_ms']:.1f})")
+        print(f"{'model: wait for every swapchain image fence before a frame':<60} {'B':<5} {o['model_B_acquire_ms']:>8.1f} {o['model_B_frame_ms']:>8.1f}")
+        print("(the model is this bench polling every image's dma-buf before the frame, not any real driver)")
     print()
-    print("not measured: " + "; ".join(not_measured))
+    print("not measured: " + ("; ".join(not_measured) if not_measured else "nothing"))
     print(f"results: {out_path}")
 
 
