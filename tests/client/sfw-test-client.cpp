@@ -56,7 +56,7 @@ const char *result_name(VkResult r) {
 }
 
 struct Options {
-  int surfaces = 1, threads = 1, frames = 60, recreate_every = 0, recreate_count = -1;
+  int surfaces = 1, threads = 1, frames = 60, recreate_every = 0, recreate_count = -1, report_every = 0;
   uint32_t width = 64, height = 64;
   VkPresentModeKHR mode = VK_PRESENT_MODE_FIFO_KHR;
   uint64_t timeout_ns = UINT64_MAX;
@@ -99,6 +99,17 @@ int vk_fail(const char *call, VkResult r) { return fail(exit_code(r), "%s return
 void atomic_max(std::atomic<int64_t> &a, int64_t v) {
   for (int64_t cur = a.load(); v > cur && !a.compare_exchange_weak(cur, v);) {
   }
+}
+int open_fds();
+long rss_kb() { // VmRSS of /proc/self/status
+  FILE *f = fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  long kb = -1;
+  while (fgets(line, sizeof line, f) != nullptr)
+    if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  fclose(f);
+  return kb;
 }
 int64_t ms_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
@@ -364,7 +375,11 @@ bool frame(Surface &s) {
   if (opt.verbose) say("surface %d: present%s image %u -> %s, %" PRId64 " ms", s.id, direct ? " (no render)" : "", idx, result_name(r), took);
   if (r == VK_SUCCESS || r == VK_SUBOPTIMAL_KHR) {
     if (s.frame == 0) say("surface %d presenting", s.id);
-    ++s.frame, ++g_frames, ++g_presents;
+    ++s.frame, ++g_presents;
+    const uint64_t done = ++g_frames;
+    if (opt.report_every > 0 && done % static_cast<uint64_t>(opt.report_every) == 0)
+      say("report frames=%" PRIu64 " fds=%d rss_kb=%ld acquires=%" PRIu64 " presents=%" PRIu64, done, open_fds(), rss_kb(),
+          g_acquires.load(), g_presents.load());
     s.recreates_since_present = 0;
     suboptimal |= r == VK_SUBOPTIMAL_KHR;
   } else if (r == VK_ERROR_OUT_OF_DATE_KHR) {
@@ -447,7 +462,8 @@ int usage() {
           "  --expect-timeout       succeed only once an acquire has timed out (exit 4 otherwise)\n"
           "  --end-with-acquire     acquire one more image at the end and destroy the swapchain holding it\n"
           "  --vulkan-1.0           ask for a Vulkan 1.0 instance (1.1)\n"
-          "  --verbose              one line per acquire and present, with its duration\n");
+          "  --verbose              one line per acquire and present, with its duration\n"
+          "  --report-every N       every N frames, one line: frames, open fds, VmRSS (kB), acquires, presents\n");
   return 2;
 }
 
@@ -484,6 +500,7 @@ bool parse(int argc, char **argv) {
     else if (a == "--expect-timeout") opt.expect_timeout = true;
     else if (a == "--end-with-acquire") opt.end_with_acquire = true;
     else if (a == "--verbose") opt.verbose = true;
+    else if (a == "--report-every") ok = num(opt.report_every, 1);
     else if (a == "--vulkan-1.0") opt.api = VK_API_VERSION_1_0;
     else if (a == "--present-mode" && i + 1 < argc) {
       std::string m = argv[++i];
