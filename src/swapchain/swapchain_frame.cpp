@@ -120,7 +120,7 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
     if (!*writable) return blocking ? VK_TIMEOUT : VK_NOT_READY;
   }
   // A semaphore and a fence each need their own fd; a Vulkan import takes it only on success.
-  auto import_into = [&](auto &&do_import) -> VkResult {
+  auto import_into = [&](const char *call, auto &&do_import) -> VkResult {
     kernel::SyncFile copy;
     if (!reads.empty()) {
       auto dup = reads.dup();
@@ -128,8 +128,12 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
       copy = std::move(*dup);
     }
     VkResult r = do_import(copy.fd_for_vulkan_import());
-    if (r == VK_SUCCESS) copy.vulkan_import_succeeded();
-    return r;
+    if (r == VK_SUCCESS) {
+      copy.vulkan_import_succeeded();
+      return VK_SUCCESS;
+    }
+    SFW_ERROR("acquire: %s failed: %d", call, r);
+    return r == VK_ERROR_INVALID_EXTERNAL_HANDLE ? VK_ERROR_OUT_OF_HOST_MEMORY : r;
   };
   if (semaphore != VK_NULL_HANDLE && !params_.semaphore_import) {
     // Lazy path: the first submit that waits on the semaphore signals it after a CPU wait.
@@ -143,7 +147,7 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
     }
   }
   if (semaphore != VK_NULL_HANDLE) {
-    VkResult r = import_into([&](int fd) {
+    VkResult r = import_into("vkImportSemaphoreFdKHR", [&](int fd) {
       VkImportSemaphoreFdInfoKHR info{VK_STRUCTURE_TYPE_IMPORT_SEMAPHORE_FD_INFO_KHR};
       info.semaphore = semaphore;
       info.flags = VK_SEMAPHORE_IMPORT_TEMPORARY_BIT;
@@ -151,13 +155,10 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
       info.fd = fd;
       return vk.ImportSemaphoreFdKHR(params_.device, &info);
     });
-    if (r != VK_SUCCESS) {
-      SFW_ERROR("acquire: vkImportSemaphoreFdKHR failed: %d", r);
-      return r == VK_ERROR_INVALID_EXTERNAL_HANDLE ? VK_ERROR_OUT_OF_HOST_MEMORY : r;
-    }
+    if (r != VK_SUCCESS) return r;
   }
   if (fence != VK_NULL_HANDLE) {
-    VkResult r = import_into([&](int fd) {
+    VkResult r = import_into("vkImportFenceFdKHR", [&](int fd) {
       VkImportFenceFdInfoKHR info{VK_STRUCTURE_TYPE_IMPORT_FENCE_FD_INFO_KHR};
       info.fence = fence;
       info.flags = VK_FENCE_IMPORT_TEMPORARY_BIT;
@@ -165,10 +166,7 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
       info.fd = fd;
       return vk.ImportFenceFdKHR(params_.device, &info);
     });
-    if (r != VK_SUCCESS) {
-      SFW_ERROR("acquire: vkImportFenceFdKHR failed: %d", r);
-      return r == VK_ERROR_INVALID_EXTERNAL_HANDLE ? VK_ERROR_OUT_OF_HOST_MEMORY : r;
-    }
+    if (r != VK_SUCCESS) return r;
   }
   return VK_SUCCESS;
 }
