@@ -69,7 +69,13 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateDevice(VkPhysicalDevice phys, const VkDev
   VkDeviceCreateInfo amended = *create_info;
   std::vector<const char *> extensions;
   try {
-    state = std::make_shared<DeviceState>();
+    // The device's state, and the containers it keeps, through the app's callbacks for the device.
+    HostAllocator device_alloc(allocator, VK_SYSTEM_ALLOCATION_SCOPE_DEVICE);
+    {
+      ScopedHostAllocator scope(device_alloc);
+      state = std::allocate_shared<DeviceState>(HostStl<DeviceState>());
+    }
+    state->host_alloc = device_alloc;
     state->instance = instances().get(dispatch_key(phys));
     inst->dispatch.GetPhysicalDeviceProperties(phys, &props);
     state->app.api_version = std::min(inst->app.api_version, props.apiVersion);
@@ -89,6 +95,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateDevice(VkPhysicalDevice phys, const VkDev
       });
     }
   } catch (const std::bad_alloc &) {
+    SFW_ERROR("vkCreateDevice: out of host memory");
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
 

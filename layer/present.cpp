@@ -3,7 +3,6 @@
 // its dma-buf and commits. Nothing here waits for the GPU in syncfile mode.
 #include <algorithm>
 #include <new>
-#include <vector>
 
 #include "intercepts.hpp"
 #include "log.hpp"
@@ -25,11 +24,11 @@ int severity(VkResult r) {
   }
 }
 
-std::span<const wl::Rect> damage_of(const VkPresentRegionsKHR *regions, uint32_t i, std::vector<wl::Rect> *storage) {
+std::span<const wl::Rect> damage_of(const VkPresentRegionsKHR *regions, uint32_t i, Vector<wl::Rect> *storage) noexcept {
   storage->clear();
   if (regions == nullptr || regions->pRegions == nullptr || i >= regions->swapchainCount) return {};
   const VkPresentRegionKHR &r = regions->pRegions[i];
-  for (uint32_t k = 0; k < r.rectangleCount; ++k) {
+  for (uint32_t k = 0; k < r.rectangleCount && storage->size() < storage->capacity(); ++k) {
     const VkRectLayerKHR &rect = r.pRectangles[k];
     storage->push_back({rect.offset.x, rect.offset.y, static_cast<int32_t>(rect.extent.width),
                         static_cast<int32_t>(rect.extent.height)});
@@ -38,9 +37,10 @@ std::span<const wl::Rect> damage_of(const VkPresentRegionsKHR *regions, uint32_t
 }
 
 VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) {
+  ScopedHostAllocator scope(dev.host_alloc.with_scope(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND));
   dev.presents.fetch_add(1, std::memory_order_relaxed);
   const uint32_t n = info->swapchainCount;
-  std::vector<std::shared_ptr<LayerSwapchain>> owned(n);
+  Vector<std::shared_ptr<LayerSwapchain>> owned(n);
   bool any_layer = false, any_driver = false;
   for (uint32_t i = 0; i < n; ++i) {
     owned[i] = dev.layer_swapchain(info->pSwapchains[i]);
@@ -58,10 +58,51 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
   for (auto *s = static_cast<const VkBaseInStructure *>(info->pNext); s != nullptr; s = s->pNext)
     if (s->sType == VK_STRUCTURE_TYPE_PRESENT_REGIONS_KHR) regions = reinterpret_cast<const VkPresentRegionsKHR *>(s);
 
-  std::vector<VkResult> results(n, VK_SUCCESS);
-  std::vector<Swapchain::PresentPart> parts(n);
-  std::vector<VkCommandBuffer> cmds;
-  std::vector<VkSemaphore> signals;
+  // All the memory this present needs comes first: running out leaves every image and pending acquire
+  // as it was, and the app sees VK_ERROR_OUT_OF_HOST_MEMORY.
+  Vector<VkResult> results(n, VK_SUCCESS);
+  Vector<Swapchain::PresentPart> parts(n);
+  Vector<VkSemaphore> signals;
+  signals.reserve(n);
+  Vector<VkSemaphore> waits(info->pWaitSemaphores, info->pWaitSemaphores + info->waitSemaphoreCount);
+  Vector<VkPipelineStageFlags> stages(waits.size(), VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+  Vector<wl::Rect> damage;
+  if (regions != nullptr && regions->pRegions != nullptr) {
+    uint32_t most = 0;
+    for (uint32_t i = 0; i < std::min(n, regions->swapchainCount); ++i) most = std::max(most, regions->pRegions[i].rectangleCount);
+    damage.reserve(most);
+  }
+  Vector<VkCommandBuffer> cmds; // the take-backs first, then each swapchain's release
+  {
+    // The app's waits, each once; a wait on a still-pending acquire semaphore (present without
+    // rendering) first takes that image back from the compositor.
+    std::lock_guard lock(dev.swapchains_mutex);
+    cmds.reserve(n + dev.pending.size() + dev.pending_next.size());
+    if (dev.pending_acquires.load(std::memory_order_relaxed) != 0) {
+      for (auto w = waits.begin(); w != waits.end();) {
+        auto it = dev.find_pending_locked(*w);
+        if (it == dev.pending.end()) {
+          ++w;
+          continue;
+        }
+        Swapchain::TakeBack take;
+        if (it->swapchain->engine->take_back(it->index, family, &take) == VK_SUCCESS && take.cmd != VK_NULL_HANDLE)
+          cmds.push_back(take.cmd);
+        dev.pending.erase(it);
+        dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+        // Lazy: nobody signals that semaphore; the CPU wait in take_back replaced the wait on it.
+        w = take.lazy ? waits.erase(w) : w + 1;
+      }
+      // Fence-only acquires presented without a submit in between.
+      for (auto &entry : dev.pending_next) {
+        Swapchain::TakeBack take;
+        if (entry.swapchain->engine->take_back(entry.index, family, &take) == VK_SUCCESS && take.cmd != VK_NULL_HANDLE)
+          cmds.push_back(take.cmd);
+        dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+      }
+      dev.pending_next.clear();
+    }
+  }
   for (uint32_t i = 0; i < n; ++i) {
     results[i] = owned[i]->engine->prepare_present(info->pImageIndices[i], family, &parts[i]);
     if (results[i] != VK_SUCCESS) continue;
@@ -69,38 +110,6 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     signals.push_back(parts[i].done);
   }
 
-  // The app's waits, each once; a wait on a still-pending acquire semaphore (present without
-  // rendering) first takes that image back from the compositor.
-  std::vector<VkSemaphore> waits(info->pWaitSemaphores, info->pWaitSemaphores + info->waitSemaphoreCount);
-  std::vector<VkCommandBuffer> acquire_backs;
-  if (dev.pending_acquires.load(std::memory_order_relaxed) != 0) {
-    std::lock_guard lock(dev.swapchains_mutex);
-    for (auto w = waits.begin(); w != waits.end();) {
-      auto it = dev.pending.find(*w);
-      if (it == dev.pending.end()) {
-        ++w;
-        continue;
-      }
-      Swapchain::TakeBack take;
-      if (it->second.swapchain->engine->take_back(it->second.index, family, &take) == VK_SUCCESS &&
-          take.cmd != VK_NULL_HANDLE)
-        acquire_backs.push_back(take.cmd);
-      dev.pending.erase(it);
-      dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
-      // Lazy: nobody signals that semaphore; the CPU wait in take_back replaced the wait on it.
-      w = take.lazy ? waits.erase(w) : w + 1;
-    }
-    // Fence-only acquires presented without a submit in between.
-    for (auto &entry : dev.pending_next) {
-      Swapchain::TakeBack take;
-      if (entry.swapchain->engine->take_back(entry.index, family, &take) == VK_SUCCESS && take.cmd != VK_NULL_HANDLE)
-        acquire_backs.push_back(take.cmd);
-      dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
-    }
-    dev.pending_next.clear();
-  }
-  cmds.insert(cmds.begin(), acquire_backs.begin(), acquire_backs.end());
-  std::vector<VkPipelineStageFlags> stages(waits.size(), VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
   VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   submit.waitSemaphoreCount = static_cast<uint32_t>(waits.size());
   submit.pWaitSemaphores = waits.data();
@@ -118,7 +127,6 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     if (results[i] == VK_SUCCESS && parts[i].fence != first_fence)
       submitted = dev.dispatch.QueueSubmit(queue, 0, nullptr, parts[i].fence);
 
-  std::vector<wl::Rect> damage;
   VkResult combined = VK_SUCCESS;
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t index = info->pImageIndices[i];
@@ -139,6 +147,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkQueuePresentKHR(VkQueue queue, const VkPresentI
   try {
     return present(*dev, queue, info);
   } catch (const std::bad_alloc &) {
+    SFW_ERROR("vkQueuePresentKHR: out of host memory");
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
 }

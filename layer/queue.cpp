@@ -3,7 +3,6 @@
 // back from the compositor in a batch it prepends to the app's submit.
 #include <algorithm>
 #include <new>
-#include <vector>
 
 #include "intercepts.hpp"
 #include "log.hpp"
@@ -22,13 +21,13 @@ struct AcquireBack {
   Swapchain::TakeBack take;
 };
 
-// Claims the pending acquire (if any) for `semaphore`. Caller holds swapchains_mutex.
+// Claims the pending acquire (if any) for `semaphore`. Caller holds swapchains_mutex; `out` has room.
 bool claim_pending(DeviceState &dev, VkSemaphore semaphore, uint32_t family, VkPipelineStageFlags stage,
-                   std::vector<AcquireBack> *out) {
-  auto it = dev.pending.find(semaphore);
+                   Vector<AcquireBack> *out) noexcept {
+  auto it = dev.find_pending_locked(semaphore);
   if (it == dev.pending.end()) return false;
   AcquireBack ab{semaphore, stage, {}};
-  VkResult r = it->second.swapchain->engine->take_back(it->second.index, family, &ab.take);
+  VkResult r = it->swapchain->engine->take_back(it->index, family, &ab.take);
   dev.pending.erase(it);
   dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
   if (r != VK_SUCCESS) return false; // the app's wait stays as it was
@@ -36,26 +35,26 @@ bool claim_pending(DeviceState &dev, VkSemaphore semaphore, uint32_t family, VkP
   return !ab.take.lazy; // lazy: the app's batch keeps waiting on its own semaphore
 }
 
-// Claims every fence-only acquire: the app's first batch will wait for their take-back batches.
-// Caller holds swapchains_mutex.
-void claim_pending_next(DeviceState &dev, uint32_t family, std::vector<AcquireBack> *out, std::vector<VkSemaphore> *dones) {
+// Claims every fence-only acquire: the app's first batch waits for their take-back batches (`wait_for`
+// gets each one's semaphore). Caller holds swapchains_mutex; `out` has room.
+template <typename WaitFor> void claim_pending_next(DeviceState &dev, uint32_t family, Vector<AcquireBack> *out, WaitFor &&wait_for) {
   for (auto &entry : dev.pending_next) {
     AcquireBack ab{VK_NULL_HANDLE, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, {}};
     if (entry.swapchain->engine->take_back(entry.index, family, &ab.take) == VK_SUCCESS) {
       out->push_back(ab);
-      dones->push_back(ab.take.done);
+      wait_for(ab.take.done);
     }
     dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
   }
   dev.pending_next.clear();
 }
 
-VkResult submit_acquire_backs(DeviceState &dev, VkQueue queue, const std::vector<AcquireBack> &backs) {
-  std::vector<VkSubmitInfo> batches(backs.size());
+// `batches` has room for one per take-back.
+VkResult submit_acquire_backs(DeviceState &dev, VkQueue queue, const Vector<AcquireBack> &backs, Vector<VkSubmitInfo> *batches) {
+  batches->resize(backs.size(), {VK_STRUCTURE_TYPE_SUBMIT_INFO});
   for (size_t i = 0; i < backs.size(); ++i) {
-    VkSubmitInfo &b = batches[i];
+    VkSubmitInfo &b = (*batches)[i];
     const AcquireBack &ab = backs[i];
-    b = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
     b.waitSemaphoreCount = ab.take.lazy || ab.app_wait == VK_NULL_HANDLE ? 0 : 1;
     b.pWaitSemaphores = &ab.app_wait;
     b.pWaitDstStageMask = &ab.stage;
@@ -64,19 +63,40 @@ VkResult submit_acquire_backs(DeviceState &dev, VkQueue queue, const std::vector
     b.signalSemaphoreCount = 1;
     b.pSignalSemaphores = ab.take.lazy ? &ab.app_wait : &ab.take.done;
   }
-  return dev.dispatch.QueueSubmit(queue, static_cast<uint32_t>(batches.size()), batches.data(), VK_NULL_HANDLE);
+  return dev.dispatch.QueueSubmit(queue, static_cast<uint32_t>(batches->size()), batches->data(), VK_NULL_HANDLE);
+}
+
+// The room a slow-path submit needs, made before any pending acquire is claimed (caller holds
+// swapchains_mutex): out of memory then changes nothing. Wait lists of batch i hold `waits_of(i)` of
+// the app's, and batch 0 also the fence-only take-backs.
+template <typename List, typename WaitsOf>
+void reserve_slow_path(const DeviceState &dev, uint32_t count, WaitsOf &&waits_of, Vector<AcquireBack> *backs,
+                       Vector<VkSubmitInfo> *batches, Vector<List> *waits) {
+  size_t next = count > 0 ? dev.pending_next.size() : 0, total = next;
+  for (uint32_t i = 0; i < count; ++i) {
+    (*waits)[i].reserve(waits_of(i) + (i == 0 ? next : 0));
+    total += waits_of(i);
+  }
+  backs->reserve(total);
+  batches->reserve(total);
 }
 
 // Slow path of vkQueueSubmit: the app's waits on pending acquire semaphores move into a prepended
 // batch that also acquires the image back; the app's batch waits on the layer's semaphore instead.
 VkResult submit_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t count, const VkSubmitInfo *submits,
                                    VkFence fence) {
+  ScopedHostAllocator scope(dev.host_alloc.with_scope(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND));
   uint32_t family = dev.family_of(queue);
-  std::vector<AcquireBack> backs;
-  std::vector<std::vector<VkSemaphore>> waits(count);
-  std::vector<std::vector<VkPipelineStageFlags>> stages(count);
+  Vector<AcquireBack> backs;
+  Vector<VkSubmitInfo> batches;
+  Vector<Vector<VkSemaphore>> waits(count);
+  Vector<Vector<VkPipelineStageFlags>> stages(count);
+  Vector<VkSubmitInfo> copy(submits, submits + count);
   {
     std::lock_guard lock(dev.swapchains_mutex);
+    auto waits_of = [&](uint32_t i) -> size_t { return submits[i].waitSemaphoreCount; };
+    reserve_slow_path(dev, count, waits_of, &backs, &batches, &waits);
+    for (uint32_t i = 0; i < count; ++i) stages[i].reserve(waits[i].capacity());
     for (uint32_t i = 0; i < count; ++i)
       for (uint32_t w = 0; w < submits[i].waitSemaphoreCount; ++w) {
         VkSemaphore s = submits[i].pWaitSemaphores[w];
@@ -84,32 +104,35 @@ VkResult submit_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t cou
         waits[i].push_back(s);
         stages[i].push_back(submits[i].pWaitDstStageMask[w]);
       }
-    if (count > 0 && !dev.pending_next.empty()) {
-      std::vector<VkSemaphore> dones;
-      claim_pending_next(dev, family, &backs, &dones);
-      waits[0].insert(waits[0].end(), dones.begin(), dones.end());
-      stages[0].resize(waits[0].size(), VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
-    }
+    if (count > 0 && !dev.pending_next.empty())
+      claim_pending_next(dev, family, &backs, [&](VkSemaphore done) {
+        waits[0].push_back(done);
+        stages[0].push_back(VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+      });
   }
   if (backs.empty()) return dev.dispatch.QueueSubmit(queue, count, submits, fence);
-  std::vector<VkSubmitInfo> copy(submits, submits + count);
   for (uint32_t i = 0; i < count; ++i) {
     copy[i].waitSemaphoreCount = static_cast<uint32_t>(waits[i].size());
     copy[i].pWaitSemaphores = waits[i].data();
     copy[i].pWaitDstStageMask = stages[i].data();
   }
-  VkResult r = submit_acquire_backs(dev, queue, backs);
+  VkResult r = submit_acquire_backs(dev, queue, backs, &batches);
   if (r != VK_SUCCESS) return r;
   return dev.dispatch.QueueSubmit(queue, count, copy.data(), fence);
 }
 
 VkResult submit2_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits,
                                     VkFence fence, PFN_vkQueueSubmit2 call_down) {
+  ScopedHostAllocator scope(dev.host_alloc.with_scope(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND));
   uint32_t family = dev.family_of(queue);
-  std::vector<AcquireBack> backs;
-  std::vector<std::vector<VkSemaphoreSubmitInfo>> waits(count);
+  Vector<AcquireBack> backs;
+  Vector<VkSubmitInfo> batches;
+  Vector<Vector<VkSemaphoreSubmitInfo>> waits(count);
+  Vector<VkSubmitInfo2> copy(submits, submits + count);
   {
     std::lock_guard lock(dev.swapchains_mutex);
+    auto waits_of = [&](uint32_t i) -> size_t { return submits[i].waitSemaphoreInfoCount; };
+    reserve_slow_path(dev, count, waits_of, &backs, &batches, &waits);
     for (uint32_t i = 0; i < count; ++i)
       for (uint32_t w = 0; w < submits[i].waitSemaphoreInfoCount; ++w) {
         VkSemaphoreSubmitInfo info = submits[i].pWaitSemaphoreInfos[w];
@@ -120,24 +143,20 @@ VkResult submit2_with_acquire_backs(DeviceState &dev, VkQueue queue, uint32_t co
         if (claim_pending(dev, info.semaphore, family, stage, &backs)) info.semaphore = backs.back().take.done;
         waits[i].push_back(info);
       }
-    if (count > 0 && !dev.pending_next.empty()) {
-      std::vector<VkSemaphore> dones;
-      claim_pending_next(dev, family, &backs, &dones);
-      for (VkSemaphore done : dones) {
+    if (count > 0 && !dev.pending_next.empty())
+      claim_pending_next(dev, family, &backs, [&](VkSemaphore done) {
         VkSemaphoreSubmitInfo info{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO};
         info.semaphore = done;
         info.stageMask = VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT;
         waits[0].push_back(info);
-      }
-    }
+      });
   }
   if (backs.empty()) return call_down(queue, count, submits, fence);
-  std::vector<VkSubmitInfo2> copy(submits, submits + count);
   for (uint32_t i = 0; i < count; ++i) {
     copy[i].waitSemaphoreInfoCount = static_cast<uint32_t>(waits[i].size());
     copy[i].pWaitSemaphoreInfos = waits[i].data();
   }
-  VkResult r = submit_acquire_backs(dev, queue, backs);
+  VkResult r = submit_acquire_backs(dev, queue, backs, &batches);
   if (r != VK_SUCCESS) return r;
   return call_down(queue, count, copy.data(), fence);
 }
@@ -165,6 +184,7 @@ template <typename R, typename... A> inline auto nothrow_fn(R (*f)(A...)) noexce
   try {
     return submit_with_acquire_backs(*dev, queue, count, submits, fence);
   } catch (const std::bad_alloc &) {
+    SFW_ERROR("vkQueueSubmit: out of host memory");
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
 }
@@ -175,6 +195,7 @@ template <typename R, typename... A> inline auto nothrow_fn(R (*f)(A...)) noexce
   try {
     return submit2_with_acquire_backs(*dev, queue, count, submits, fence, call_down);
   } catch (const std::bad_alloc &) {
+    SFW_ERROR("vkQueueSubmit2: out of host memory");
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
 }
@@ -223,17 +244,19 @@ VKAPI_ATTR VkResult VKAPI_CALL vkQueueBindSparse(VkQueue queue, uint32_t count, 
   if (dev->pending_acquires.load(std::memory_order_relaxed) == 0) [[likely]]
     return dev->dispatch.QueueBindSparse(queue, count, binds, fence);
   try {
+    ScopedHostAllocator scope(dev->host_alloc.with_scope(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND));
     uint32_t family = dev->family_of(queue);
-    std::vector<VkBindSparseInfo> copy(binds, binds + count);
-    std::vector<std::vector<VkSemaphore>> waits(count);
+    Vector<VkBindSparseInfo> copy(binds, binds + count);
+    Vector<Vector<VkSemaphore>> waits(count);
+    for (uint32_t i = 0; i < count; ++i) waits[i].reserve(binds[i].waitSemaphoreCount); // before any claim
     std::lock_guard lock(dev->swapchains_mutex);
     for (uint32_t i = 0; i < count; ++i) {
       for (uint32_t w = 0; w < binds[i].waitSemaphoreCount; ++w) {
         VkSemaphore s = binds[i].pWaitSemaphores[w];
-        auto it = dev->pending.find(s);
+        auto it = dev->find_pending_locked(s);
         if (it != dev->pending.end()) {
           Swapchain::TakeBack take;
-          it->second.swapchain->engine->take_back(it->second.index, family, &take);
+          it->swapchain->engine->take_back(it->index, family, &take);
           if (take.cmd != VK_NULL_HANDLE)
             SFW_LOG_ONCE(LogLevel::warn, "vkQueueBindSparse waits on an acquire semaphore: no ownership transfer there");
           dev->pending.erase(it);
@@ -247,6 +270,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkQueueBindSparse(VkQueue queue, uint32_t count, 
     }
     return dev->dispatch.QueueBindSparse(queue, count, copy.data(), fence);
   } catch (const std::bad_alloc &) {
+    SFW_ERROR("vkQueueBindSparse: out of host memory");
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
 }

@@ -46,8 +46,10 @@ struct InstanceState {
   std::unordered_map<VkPhysicalDevice, std::shared_ptr<const DriverFacts>> driver_facts;
 };
 
+// Made inside a ScopedHostAllocator of the device's callbacks: its Host* containers keep them.
 struct DeviceState {
   VkDevice device = VK_NULL_HANDLE;
+  HostAllocator host_alloc; // vkCreateDevice's pAllocator (device scope), or operator new
   VkPhysicalDevice physical_device = VK_NULL_HANDLE;
   std::shared_ptr<InstanceState> instance;
   DeviceDispatch dispatch;
@@ -77,7 +79,7 @@ struct DeviceState {
   bool may_own_swapchains = false; // the driver side of the modes table allows it
   bool drm_modifiers_enabled = false;
   std::mutex swapchains_mutex;
-  std::unordered_map<VkSwapchainKHR, std::shared_ptr<LayerSwapchain>> swapchains;
+  HostMap<VkSwapchainKHR, std::shared_ptr<LayerSwapchain>> swapchains;
   std::shared_ptr<LayerSwapchain> layer_swapchain(VkSwapchainKHR handle) {
     if (handle == VK_NULL_HANDLE) return nullptr;
     std::lock_guard lock(swapchains_mutex);
@@ -86,15 +88,30 @@ struct DeviceState {
   }
 
   // Acquire semaphores whose image must be taken back from the compositor in the submit that
-  // waits on them (guarded by swapchains_mutex; counted in pending_acquires).
+  // waits on them (guarded by swapchains_mutex; counted in pending_acquires). At most one entry per
+  // image, and vkCreateSwapchainKHR reserves room for every image, so acquire never allocates.
   struct PendingAcquire {
+    VkSemaphore semaphore; // null in pending_next
     std::shared_ptr<LayerSwapchain> swapchain;
     uint32_t index;
   };
-  std::unordered_map<VkSemaphore, PendingAcquire> pending;
+  Vector<PendingAcquire> pending;
   // Fence-only acquires of images the compositor owns: the app waits on the fence before using the
   // image, so the app's next submit on any queue takes them back (also counted in pending_acquires).
-  std::vector<PendingAcquire> pending_next;
+  Vector<PendingAcquire> pending_next;
+  // Makes room in both lists for every image of the live swapchains (caller holds swapchains_mutex).
+  void reserve_pending_locked(size_t more_images) {
+    size_t images = more_images;
+    for (const auto &entry : swapchains) images += entry.second->image_count;
+    pending.reserve(pending.size() + images);
+    pending_next.reserve(pending_next.size() + images);
+  }
+  // The semaphore's entry, or pending.end() (caller holds swapchains_mutex).
+  Vector<PendingAcquire>::iterator find_pending_locked(VkSemaphore semaphore) noexcept {
+    for (auto it = pending.begin(); it != pending.end(); ++it)
+      if (it->semaphore == semaphore) return it;
+    return pending.end();
+  }
 };
 
 // Namespace-scope (no function-local static guard on the submit path); built when the library loads.

@@ -18,9 +18,9 @@ bool debug_option(const char *name) {
 }
 
 // Modifiers both sides support for this format, in the driver's order.
-std::vector<uint64_t> common_modifiers(const DriverFacts &driver, const wl::DisplayInfo &compositor, VkFormat format,
-                                       uint32_t fourcc, bool modifier_tiling) {
-  std::vector<uint64_t> out;
+Vector<uint64_t> common_modifiers(const DriverFacts &driver, const wl::DisplayInfo &compositor, VkFormat format,
+                                  uint32_t fourcc, bool modifier_tiling) {
+  Vector<uint64_t> out;
   auto offered = [&](uint64_t m) {
     return std::any_of(compositor.dmabuf.begin(), compositor.dmabuf.end(),
                        [&](const wl::FormatModifier &fm) { return fm.format == fourcc && fm.modifier == m; });
@@ -64,10 +64,15 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
       if (dev->layer_swapchain(info->oldSwapchain)) return VK_ERROR_NATIVE_WINDOW_IN_USE_KHR;
       return dev->dispatch.CreateSwapchainKHR(device, info, allocator, swapchain);
     }
+    // Everything the swapchain keeps goes through the app's callbacks for it, or the device's.
+    ScopedHostAllocator scope(allocator != nullptr ? HostAllocator(allocator, VK_SYSTEM_ALLOCATION_SCOPE_OBJECT)
+                                                   : dev->host_alloc.with_scope(VK_SYSTEM_ALLOCATION_SCOPE_OBJECT));
     bool opaque = info->compositeAlpha == VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR;
     SwapchainParams p;
     p.device = device;
     p.vk = &dev->swapchain_vk;
+    if (allocator != nullptr) p.vk_allocator = *allocator;
+    p.compositor = d->compositor;
     p.memory = dev->memory;
     p.mode = mode;
     p.display = surface->display;
@@ -104,10 +109,20 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
           p.view_formats.assign(list->pViewFormats, list->pViewFormats + list->viewFormatCount);
         }
     }
-    set_tearing_hint(*surface, *d->compositor, info->presentMode == VK_PRESENT_MODE_IMMEDIATE_KHR);
-    auto sc = std::make_shared<LayerSwapchain>();
+    {
+      ScopedHostAllocator surface_scope{HostAllocator()}; // the tearing object is the surface's: not these callbacks
+      set_tearing_hint(*surface, *d->compositor, info->presentMode == VK_PRESENT_MODE_IMMEDIATE_KHR);
+    }
+    auto sc = std::allocate_shared<LayerSwapchain>(HostStl<LayerSwapchain>());
     sc->surface = surface;
     sc->device = device;
+    sc->image_count = p.image_count;
+    {
+      // Room for the new handle and for every image's pending acquire, before anything is made.
+      std::lock_guard lock(dev->swapchains_mutex);
+      dev->swapchains.reserve(dev->swapchains.size() + 1);
+      dev->reserve_pending_locked(p.image_count);
+    }
     VkResult result = Swapchain::create(p, &sc->engine);
     if (result != VK_SUCCESS) return result;
     if (sc->engine->mode() != p.mode) record_degradation(*surface, dev->physical_device, sc->engine->mode());
@@ -117,6 +132,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     dev->swapchains.emplace(*swapchain, std::move(sc));
     return VK_SUCCESS;
   } catch (const std::bad_alloc &) {
+    SFW_ERROR("vkCreateSwapchainKHR: out of host memory");
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
 }
@@ -132,7 +148,17 @@ VKAPI_ATTR void VKAPI_CALL vkDestroySwapchainKHR(VkDevice device, VkSwapchainKHR
     if (it != dev->swapchains.end()) {
       sc = std::move(it->second);
       dev->swapchains.erase(it);
-      // Acquire semaphores still pending for it keep their own reference until consumed.
+      // Acquires never waited on: their images go with the swapchain, and a semaphore loaded with the
+      // compositor's reads still works for a late wait. Only a lazy one (never loaded) is kept, so the
+      // submit that waits on it still signals it.
+      for (auto *list : {&dev->pending, &dev->pending_next})
+        for (auto e = list->begin(); e != list->end();)
+          if (e->swapchain == sc && !sc->engine->is_lazy(e->index)) {
+            e = list->erase(e);
+            dev->pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+          } else {
+            ++e;
+          }
     }
   }
   if (!sc) return dev->dispatch.DestroySwapchainKHR(device, swapchain, allocator);
@@ -159,18 +185,29 @@ static VkResult acquire(DeviceState &dev, LayerSwapchain &sc, uint64_t timeout, 
   if ((result == VK_SUCCESS || result == VK_SUBOPTIMAL_KHR) && sc.engine->needs_take_back(*index)) {
     // The first submit (or present) that waits on this semaphore takes the image back from the
     // compositor's queue family, on its own queue; without a semaphore, the app's next submit.
-    try {
-      std::lock_guard lock(dev.swapchains_mutex);
-      auto self = dev.swapchains.find(to_handle(&sc));
-      if (self != dev.swapchains.end()) {
-        DeviceState::PendingAcquire entry{self->second, *index};
-        bool added = true;
-        if (semaphore != VK_NULL_HANDLE) added = dev.pending.insert_or_assign(semaphore, std::move(entry)).second;
-        else dev.pending_next.push_back(std::move(entry));
-        if (added) dev.pending_acquires.fetch_add(1, std::memory_order_relaxed);
+    // No allocation: vkCreateSwapchainKHR reserved an entry for every image.
+    std::lock_guard lock(dev.swapchains_mutex);
+    auto self = dev.swapchains.find(to_handle(&sc));
+    if (self != dev.swapchains.end()) {
+      // One entry per image and per semaphore: a newer acquire replaces an entry never consumed.
+      auto stale = [&](const DeviceState::PendingAcquire &e) {
+        return (e.swapchain.get() == &sc && e.index == *index) || (semaphore != VK_NULL_HANDLE && e.semaphore == semaphore);
+      };
+      for (auto *list : {&dev.pending, &dev.pending_next})
+        for (auto it = list->begin(); it != list->end();)
+          if (stale(*it)) {
+            it = list->erase(it);
+            dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+          } else {
+            ++it;
+          }
+      auto &list = semaphore != VK_NULL_HANDLE ? dev.pending : dev.pending_next;
+      if (list.size() == list.capacity()) { // cannot happen (see reserve_pending_locked); never allocate here
+        SFW_ERROR("vkAcquireNextImageKHR: no room to remember image %u for its take-back", *index);
+        return VK_ERROR_OUT_OF_HOST_MEMORY;
       }
-    } catch (const std::bad_alloc &) {
-      return VK_ERROR_OUT_OF_HOST_MEMORY;
+      list.push_back({semaphore, self->second, *index});
+      dev.pending_acquires.fetch_add(1, std::memory_order_relaxed);
     }
   }
   return result;

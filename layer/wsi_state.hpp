@@ -48,14 +48,16 @@ Mode current_mode(SurfaceState &surface, const SurfaceState::PerDevice &decision
 std::shared_ptr<SurfaceState> find_surface(InstanceState &instance, VkSurfaceKHR surface);
 std::shared_ptr<const DriverFacts> driver_facts(InstanceState &instance, VkPhysicalDevice phys);
 
-// A swapchain the layer owns, as the app's handle points to it.
+// A swapchain the layer owns, as the app's handle points to it. Made, with everything it keeps, through
+// the swapchain's allocation callbacks (vkCreateSwapchainKHR's pAllocator, or the device's).
 struct LayerSwapchain {
-  std::unique_ptr<Swapchain> engine;
+  HostUnique<Swapchain> engine;
   std::shared_ptr<SurfaceState> surface;
   VkDevice device = VK_NULL_HANDLE;
+  uint32_t image_count = 0;
   // Guarded by the device's swapchains_mutex.
-  std::string name;                                          // debug utils / marker name
-  std::unordered_map<VkPrivateDataSlot, uint64_t> private_data;
+  HostString name;                                           // debug utils / marker name
+  HostMap<VkPrivateDataSlot, uint64_t> private_data;
 };
 
 inline VkSwapchainKHR to_handle(LayerSwapchain *sc) noexcept { return reinterpret_cast<VkSwapchainKHR>(sc); }

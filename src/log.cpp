@@ -19,12 +19,28 @@ LogLevel parse_level() noexcept {
   for (const Name &n : names)
     if (strcasecmp(value, n.name) == 0) return n.level;
   // Bad configuration gets a warning and the default, never silence.
-  fprintf(stderr, "syncfile-wsi: warning: SYNCFILE_WSI_LOG=\"%.32s\" is not one of error, warn, info, debug; using error\n",
-          value);
+  char shown[160];
+  fprintf(stderr, "syncfile-wsi: warning: SYNCFILE_WSI_LOG=\"%s\" is not one of error, warn, info, debug; using error\n",
+          printable(value, shown, sizeof shown));
   return LogLevel::error;
 }
 
 } // namespace
+
+const char *printable(const char *value, char *out, std::size_t size) noexcept {
+  constexpr std::size_t kMaxBytes = 32;
+  std::size_t o = 0, i = 0;
+  for (; value[i] != '\0' && i < kMaxBytes; ++i) {
+    auto c = static_cast<unsigned char>(value[i]);
+    bool plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    if (o + (plain ? 1 : 4) + 4 > size) break; // room for this, "..." and the terminator
+    if (plain) out[o++] = static_cast<char>(c);
+    else o += static_cast<std::size_t>(snprintf(out + o, size - o, "\\x%02x", c));
+  }
+  if (value[i] != '\0' && o + 4 <= size) out[o++] = '.', out[o++] = '.', out[o++] = '.';
+  out[o] = '\0';
+  return out;
+}
 
 LogLevel log_level() noexcept {
   static const LogLevel level = parse_level();

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdarg>
+#include <cstddef>
 
 namespace sfw {
 
@@ -13,6 +14,10 @@ enum class LogLevel : int { error = 0, warn = 1, info = 2, debug = 3 };
 // The level read from SYNCFILE_WSI_LOG once; garbage values warn once and keep the default.
 LogLevel log_level() noexcept;
 bool log_enabled(LogLevel level) noexcept;
+
+// An environment value as it may be shown in a log line: at most 32 bytes, with control characters,
+// quotes, backslashes and non-ASCII bytes written as \xNN, and "..." when cut. Returns `out`.
+const char *printable(const char *value, char *out, std::size_t size) noexcept;
 
 // printf-style; a trailing newline is added. Never throws, never allocates on the heap.
 void log(LogLevel level, const char *fmt, ...) noexcept __attribute__((format(printf, 2, 3)));

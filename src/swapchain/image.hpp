@@ -1,8 +1,6 @@
 // One swapchain image and what the layer keeps for it (private to the swapchain's .cpp files).
 #pragma once
 
-#include <vector>
-
 #include "kernel/sync_file.hpp"
 
 #include "swapchain/swapchain.hpp"
@@ -16,7 +14,7 @@ struct Swapchain::Image {
   VkImage image = VK_NULL_HANDLE;
   VkDeviceMemory memory = VK_NULL_HANDLE;
   kernel::UniqueFd dmabuf;
-  std::unique_ptr<wl::SurfaceLink::Buffer> buffer;
+  HostUnique<wl::SurfaceLink::Buffer> buffer;
   wl::SurfaceLink::Plane planes[4]{};
   ImageState state = ImageState::free;
   bool released_to_foreign = false;  // the last present handed it to the compositor's queue family
@@ -28,7 +26,7 @@ struct Swapchain::Image {
     uint32_t family;
     VkCommandBuffer release, acquire;
   };
-  std::vector<Cmds> cmds;
+  Vector<Cmds> cmds;
 };
 
 } // namespace sfw

@@ -34,11 +34,12 @@ ModeRequest mode_request_from_env() noexcept {
     const char *text = std::getenv("SYNCFILE_WSI_MODE");
     ModeRequest r = ModeRequest::automatic;
     // Bad configuration gets a warning and the default at every log level (as SYNCFILE_WSI_LOG does).
+    char shown[160];
     if (text != nullptr && *text != '\0' && !parse_mode_request(text, &r))
       fprintf(stderr,
-              "syncfile-wsi: warning: SYNCFILE_WSI_MODE=\"%.32s\" is not one of auto, syncfile, cpu-wait, passthrough; "
+              "syncfile-wsi: warning: SYNCFILE_WSI_MODE=\"%s\" is not one of auto, syncfile, cpu-wait, passthrough; "
               "using auto\n",
-              text);
+              printable(text, shown, sizeof shown));
     return r;
   }();
   return request;

@@ -21,18 +21,17 @@ constexpr auto kCreateTimeout = std::chrono::milliseconds(10000);
 
 Swapchain::Swapchain(const SwapchainParams &params) : params_(params), mode_(params.mode) {}
 
-VkResult Swapchain::create(const SwapchainParams &params, std::unique_ptr<Swapchain> *out) {
-  std::unique_ptr<Swapchain> sc(new (std::nothrow) Swapchain(params));
-  if (!sc) return VK_ERROR_OUT_OF_HOST_MEMORY;
+VkResult Swapchain::create(const SwapchainParams &params, HostUnique<Swapchain> *out) {
+  HostUnique<Swapchain> sc = host_new_with<Swapchain>([&](void *memory) { return new (memory) Swapchain(params); });
   wl::Status status = wl::Status::ok;
-  sc->link_ = wl::SurfaceLink::create(params.display, params.surface, kCreateTimeout, &status);
+  sc->link_ = wl::SurfaceLink::create(params.display, params.surface, params.compositor, kCreateTimeout, &status);
   if (!sc->link_) {
     SFW_ERROR("swapchain: cannot link to the Wayland surface: %s", wl::to_string(status));
     return status == wl::Status::lost ? VK_ERROR_SURFACE_LOST_KHR : VK_ERROR_INITIALIZATION_FAILED;
   }
   const SwapchainVk &vk = *params.vk;
   // The compositor rejects (format, modifier) pairs with `failed`: try the next, then LINEAR.
-  std::vector<uint64_t> candidates = params.modifiers;
+  Vector<uint64_t> candidates = params.modifiers;
   if (wl::debug_flags().unoffered_modifier_first) candidates.insert(candidates.begin(), wl::kDebugUnofferedModifier);
   if (std::find(candidates.begin(), candidates.end(), 0) == candidates.end()) candidates.push_back(0);
   VkResult result = VK_ERROR_INITIALIZATION_FAILED;
@@ -64,8 +63,8 @@ VkResult Swapchain::create(const SwapchainParams &params, std::unique_ptr<Swapch
     VkSemaphoreCreateInfo sem_info{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
     sem_info.pNext = sc->mode_ == Mode::syncfile ? &exportable : nullptr;
     VkSemaphoreCreateInfo plain{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
-    if ((result = vk.CreateSemaphore(params.device, &sem_info, nullptr, &image->present_done)) != VK_SUCCESS ||
-        (result = vk.CreateSemaphore(params.device, &plain, nullptr, &image->acquired_back)) != VK_SUCCESS)
+    if ((result = vk.CreateSemaphore(params.device, &sem_info, sc->vk_allocator(), &image->present_done)) != VK_SUCCESS ||
+        (result = vk.CreateSemaphore(params.device, &plain, sc->vk_allocator(), &image->acquired_back)) != VK_SUCCESS)
       return result;
   }
   SFW_DEBUG("swapchain %ux%u: mode %s, format %d, drm 0x%08x, modifier 0x%" PRIx64 " (%u planes), %u images, "
@@ -81,16 +80,21 @@ Swapchain::~Swapchain() {
   VkDevice dev = params_.device;
   // Only the layer's own work, never the compositor: the layer's present submits.
   if (!fences_.empty()) vk->WaitForFences(dev, static_cast<uint32_t>(fences_.size()), fences_.data(), VK_TRUE, kLayerWorkBoundNs);
-  for (VkFence f : fences_) vk->DestroyFence(dev, f, nullptr);
+  for (VkFence f : fences_) vk->DestroyFence(dev, f, vk_allocator());
+  // Releases already sent count as released: the compositor holds only what it has not given back.
+  if (link_) (void)link_->dispatch_pending();
+  size_t held = 0, images = images_.size();
+  for (const auto &image : images_) held += image->buffer && image->buffer->busy() ? 1 : 0;
   destroy_images();
-  for (const Pool &p : pools_) vk->DestroyCommandPool(dev, p.pool, nullptr);
+  for (const Pool &p : pools_) vk->DestroyCommandPool(dev, p.pool, vk_allocator());
   link_.reset();
   if (counters_.acquires.load() != 0 || counters_.presents.load() != 0)
     SFW_INFO("swapchain destroyed: mode %s, %" PRIu64 " acquires, %" PRIu64 " exports, %" PRIu64 " imports (%" PRIu64
-             " already signalled), %" PRIu64 " cpu waits, %" PRIu64 " presents, %" PRIu64 " degradations%s%s",
+             " already signalled), %" PRIu64 " cpu waits, %" PRIu64 " presents, %" PRIu64 " degradations, %zu of %zu "
+             "buffers held by the compositor%s%s",
              to_string(mode_), counters_.acquires.load(), counters_.exports.load(), counters_.imports.load(),
              counters_.empty_exports.load(), counters_.cpu_waits.load(), counters_.presents.load(),
-             counters_.degradations.load(), degrade_reason_.empty() ? "" : ": ", degrade_reason_.c_str());
+             counters_.degradations.load(), held, images, *degrade_reason_ ? ": " : "", degrade_reason_);
 }
 
 VkResult Swapchain::take_fence(VkFence *fence) noexcept {
@@ -102,14 +106,15 @@ VkResult Swapchain::take_fence(VkFence *fence) noexcept {
       return VK_SUCCESS;
     }
   VkFenceCreateInfo info{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-  VkResult r = vk.CreateFence(params_.device, &info, nullptr, fence);
-  if (r != VK_SUCCESS) return r;
   try {
-    fences_.push_back(*fence);
-  } catch (...) {
-    vk.DestroyFence(params_.device, *fence, nullptr);
+    fences_.reserve(fences_.size() + 1);
+  } catch (const std::bad_alloc &) {
+    SFW_ERROR("present: out of host memory for the layer's fence");
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
+  VkResult r = vk.CreateFence(params_.device, &info, vk_allocator(), fence);
+  if (r != VK_SUCCESS) return r;
+  fences_.push_back(*fence);
   last_fence_ = *fence;
   return VK_SUCCESS;
 }

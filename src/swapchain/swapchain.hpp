@@ -12,10 +12,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
-#include <vector>
 
+#include "host_alloc.hpp"
 #include "kernel/unique_fd.hpp"
 #include "swapchain/mode.hpp"
 #include "swapchain/vk_functions.hpp"
@@ -31,20 +32,25 @@ struct SwapchainCounters {
       degradations{0};
 };
 
+// Made inside the ScopedHostAllocator of the swapchain: its containers keep those callbacks.
 struct SwapchainParams {
   VkDevice device = VK_NULL_HANDLE;
   const SwapchainVk *vk = nullptr;
+  // The app's pAllocator of vkCreateSwapchainKHR (copied: the app need not keep it), passed down with
+  // every Vulkan object the swapchain makes, as the driver's own swapchain would.
+  std::optional<VkAllocationCallbacks> vk_allocator;
   VkPhysicalDeviceMemoryProperties memory{};
   Mode mode = Mode::syncfile;
   wl_display *display = nullptr;
   wl_surface *surface = nullptr;
   uint32_t drm_format = 0;                 // DRM fourcc for the VkFormat and alpha mode
-  std::vector<uint64_t> modifiers;         // compositor ∩ driver, in preference order
+  std::shared_ptr<const wl::DisplayInfo> compositor; // what the surface decision saw; null: query again
+  Vector<uint64_t> modifiers;              // compositor ∩ driver, in preference order
   struct ModifierPlanes {
     uint64_t modifier;
     uint32_t planes;
   };
-  std::vector<ModifierPlanes> modifier_planes; // drmFormatModifierPlaneCount of each
+  Vector<ModifierPlanes> modifier_planes; // drmFormatModifierPlaneCount of each
   bool use_drm_modifier_tiling = false;    // VK_EXT_image_drm_format_modifier enabled
   bool wait_for_frame_callback = false;    // FIFO
   bool semaphore_import = true;            // false: SYNCFILE_WSI_DEBUG=no-semaphore-import
@@ -56,14 +62,15 @@ struct SwapchainParams {
   VkImageUsageFlags usage = 0;
   VkImageCreateFlags image_flags = 0;
   VkSharingMode sharing = VK_SHARING_MODE_EXCLUSIVE;
-  std::vector<uint32_t> queue_families;
-  std::vector<VkFormat> view_formats;     // VkImageFormatListCreateInfo for MUTABLE_FORMAT
+  Vector<uint32_t> queue_families;
+  Vector<VkFormat> view_formats;     // VkImageFormatListCreateInfo for MUTABLE_FORMAT
 };
 
 class Swapchain {
 public:
-  // Creates images, exports their dma-bufs and makes one wl_buffer each.
-  static VkResult create(const SwapchainParams &params, std::unique_ptr<Swapchain> *out);
+  // Creates images, exports their dma-bufs and makes one wl_buffer each. The swapchain and everything it
+  // keeps are allocated through the ScopedHostAllocator active on this thread. Throws std::bad_alloc.
+  static VkResult create(const SwapchainParams &params, HostUnique<Swapchain> *out);
   ~Swapchain();
   Swapchain(const Swapchain &) = delete;
   Swapchain &operator=(const Swapchain &) = delete;
@@ -89,6 +96,7 @@ public:
   //  - lazy (no SYNC_FD semaphore import): the semaphore was never loaded; after a CPU wait for
   //    the compositor's reads, the layer's batch signals the app's semaphore itself.
   bool needs_take_back(uint32_t index) const noexcept;
+  bool is_lazy(uint32_t index) const noexcept; // acquired without loading the semaphore
   struct TakeBack {
     VkCommandBuffer cmd = VK_NULL_HANDLE; // null: nothing to transfer
     VkSemaphore done = VK_NULL_HANDLE;
@@ -113,8 +121,11 @@ private:
   VkResult create_image(Image &image, uint64_t modifier);
   VkResult create_buffer(Image &image);
   void destroy_images() noexcept;
-  VkResult barrier_cmd(uint32_t family, bool release, uint32_t index, VkCommandBuffer *out);
-  VkResult degrade(const char *why) noexcept;
+  VkResult barrier_cmd(uint32_t family, bool release, uint32_t index, VkCommandBuffer *out) noexcept;
+  VkResult degrade(const char *why) noexcept; // `why`: a static string
+  const VkAllocationCallbacks *vk_allocator() const noexcept {
+    return params_.vk_allocator ? &*params_.vk_allocator : nullptr;
+  }
   wl::Status wait_for_free_image(std::chrono::steady_clock::time_point deadline, bool blocking, uint32_t *index);
   VkResult import_acquire(Image &image, VkSemaphore semaphore, VkFence fence, std::chrono::steady_clock::time_point deadline,
                           bool blocking) noexcept;
@@ -122,17 +133,17 @@ private:
   SwapchainParams params_;
   Mode mode_;
   bool suboptimal_once_ = false;
-  std::string degrade_reason_;
-  std::unique_ptr<wl::SurfaceLink> link_;
-  std::vector<std::unique_ptr<Image>> images_;
+  const char *degrade_reason_ = ""; // a static string
+  HostUnique<wl::SurfaceLink> link_;
+  Vector<HostUnique<Image>> images_;
   struct Pool {
     uint32_t family;
     VkCommandPool pool;
   };
-  std::vector<Pool> pools_;
+  Vector<Pool> pools_;
   // Fences of the layer's own present submits: reused once signalled, never waited on in
   // present (syncfile mode must not wait for the GPU); destroy waits for them.
-  std::vector<VkFence> fences_;
+  Vector<VkFence> fences_;
   VkResult take_fence(VkFence *fence) noexcept;
   VkFence last_fence_ = VK_NULL_HANDLE;
   uint64_t modifier_ = 0;

@@ -176,10 +176,7 @@ VkResult Swapchain::degrade(const char *why) noexcept {
   mode_ = Mode::cpu_wait;
   suboptimal_once_ = true;
   counters_.degradations.fetch_add(1, std::memory_order_relaxed);
-  try {
-    degrade_reason_ = why;
-  } catch (...) {
-  }
+  degrade_reason_ = why;
   SFW_WARN("swapchain degraded to cpu-wait: %s", why);
   return VK_SUBOPTIMAL_KHR;
 }
@@ -257,6 +254,8 @@ bool Swapchain::needs_take_back(uint32_t index) const noexcept {
   return index < images_.size() && (images_[index]->released_to_foreign || images_[index]->lazy);
 }
 
+bool Swapchain::is_lazy(uint32_t index) const noexcept { return index < images_.size() && images_[index]->lazy; }
+
 VkResult Swapchain::take_back(uint32_t index, uint32_t queue_family, TakeBack *out) noexcept {
   std::lock_guard lock(mutex_);
   Image &image = *images_[index];
@@ -282,7 +281,7 @@ VkResult Swapchain::take_back(uint32_t index, uint32_t queue_family, TakeBack *o
 
 // Pre-recorded, simultaneous-use command buffers per (image, queue family): the ownership
 // transfer to the compositor (FOREIGN) at present and back before the next rendering.
-VkResult Swapchain::barrier_cmd(uint32_t family, bool release, uint32_t index, VkCommandBuffer *out) {
+VkResult Swapchain::barrier_cmd(uint32_t family, bool release, uint32_t index, VkCommandBuffer *out) noexcept {
   Image &image = *images_[index];
   for (const auto &c : image.cmds)
     if (c.family == family) {
@@ -291,20 +290,22 @@ VkResult Swapchain::barrier_cmd(uint32_t family, bool release, uint32_t index, V
     }
   const SwapchainVk &vk = *params_.vk;
   VkDevice dev = params_.device;
+  try { // the room first: nothing is made that could not be kept
+    image.cmds.reserve(image.cmds.size() + 1);
+    pools_.reserve(pools_.size() + 1);
+  } catch (const std::bad_alloc &) {
+    SFW_ERROR("swapchain: out of host memory for an ownership-transfer command buffer");
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
   VkCommandPool pool = VK_NULL_HANDLE;
   for (const Pool &p : pools_)
     if (p.family == family) pool = p.pool;
   if (pool == VK_NULL_HANDLE) {
     VkCommandPoolCreateInfo info{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     info.queueFamilyIndex = family;
-    VkResult r = vk.CreateCommandPool(dev, &info, nullptr, &pool);
+    VkResult r = vk.CreateCommandPool(dev, &info, vk_allocator(), &pool);
     if (r != VK_SUCCESS) return r;
-    try {
-      pools_.push_back({family, pool});
-    } catch (...) {
-      vk.DestroyCommandPool(dev, pool, nullptr);
-      return VK_ERROR_OUT_OF_HOST_MEMORY;
-    }
+    pools_.push_back({family, pool});
   }
   VkCommandBuffer cmds[2];
   VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
@@ -333,11 +334,7 @@ VkResult Swapchain::barrier_cmd(uint32_t family, bool release, uint32_t index, V
                           0, nullptr, 1, &barrier);
     if ((r = vk.EndCommandBuffer(cmds[i])) != VK_SUCCESS) return r;
   }
-  try {
-    image.cmds.push_back({family, cmds[0], cmds[1]});
-  } catch (...) {
-    return VK_ERROR_OUT_OF_HOST_MEMORY;
-  }
+  image.cmds.push_back({family, cmds[0], cmds[1]});
   *out = release ? cmds[0] : cmds[1];
   return VK_SUCCESS;
 }

@@ -25,11 +25,12 @@ VkResult Swapchain::create_images(uint64_t modifier) {
   VkResult result = VK_SUCCESS;
   try {
     for (uint32_t i = 0; i < params_.image_count && result == VK_SUCCESS; ++i) {
-      images_.push_back(std::make_unique<Image>());
+      images_.push_back(host_new<Image>());
       result = create_image(*images_.back(), modifier);
       if (result == VK_SUCCESS) result = create_buffer(*images_.back());
     }
   } catch (const std::bad_alloc &) {
+    SFW_ERROR("swapchain: out of host memory for its images");
     result = VK_ERROR_OUT_OF_HOST_MEMORY;
   }
   if (result != VK_SUCCESS) destroy_images();
@@ -41,10 +42,10 @@ void Swapchain::destroy_images() noexcept {
   VkDevice dev = params_.device;
   for (auto &image : images_) {
     image->buffer.reset();
-    if (image->present_done) vk.DestroySemaphore(dev, image->present_done, nullptr);
-    if (image->acquired_back) vk.DestroySemaphore(dev, image->acquired_back, nullptr);
-    if (image->image) vk.DestroyImage(dev, image->image, nullptr);
-    if (image->memory) vk.FreeMemory(dev, image->memory, nullptr);
+    if (image->present_done) vk.DestroySemaphore(dev, image->present_done, vk_allocator());
+    if (image->acquired_back) vk.DestroySemaphore(dev, image->acquired_back, vk_allocator());
+    if (image->image) vk.DestroyImage(dev, image->image, vk_allocator());
+    if (image->memory) vk.FreeMemory(dev, image->memory, vk_allocator());
   }
   images_.clear();
 }
@@ -92,7 +93,7 @@ VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
   info.queueFamilyIndexCount = static_cast<uint32_t>(params_.queue_families.size());
   info.pQueueFamilyIndices = params_.queue_families.data();
   info.initialLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-  VkResult result = vk.CreateImage(dev, &info, nullptr, &image.image);
+  VkResult result = vk.CreateImage(dev, &info, vk_allocator(), &image.image);
   if (result != VK_SUCCESS) {
     SFW_WARN("swapchain: vkCreateImage with modifier 0x%" PRIx64 " failed: %d", modifier, result);
     return result == VK_ERROR_OUT_OF_HOST_MEMORY || result == VK_ERROR_OUT_OF_DEVICE_MEMORY ? result
@@ -111,7 +112,7 @@ VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
   alloc.allocationSize = reqs.size;
   alloc.memoryTypeIndex = pick_memory_type(params_.memory, reqs.memoryTypeBits);
   if (alloc.memoryTypeIndex == UINT32_MAX) return VK_ERROR_OUT_OF_DEVICE_MEMORY;
-  if ((result = vk.AllocateMemory(dev, &alloc, nullptr, &image.memory)) != VK_SUCCESS) return result;
+  if ((result = vk.AllocateMemory(dev, &alloc, vk_allocator(), &image.memory)) != VK_SUCCESS) return result;
   if ((result = vk.BindImageMemory(dev, image.image, image.memory, 0)) != VK_SUCCESS) return result;
 
   VkMemoryGetFdInfoKHR fd_info{VK_STRUCTURE_TYPE_MEMORY_GET_FD_INFO_KHR};

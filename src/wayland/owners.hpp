@@ -6,6 +6,8 @@
 #include <wayland-client-core.h>
 
 #include <memory>
+
+#include "host_alloc.hpp"
 #include <utility>
 
 namespace sfw::wl {
@@ -16,7 +18,8 @@ using QueueRef = std::shared_ptr<wl_event_queue>;
 inline QueueRef make_queue(wl_display *display) {
   wl_event_queue *queue = wl_display_create_queue(display);
   if (queue == nullptr) return nullptr;
-  return QueueRef(queue, [](wl_event_queue *q) { wl_event_queue_destroy(q); });
+  // On std::bad_alloc, shared_ptr itself runs the deleter.
+  return QueueRef(queue, [](wl_event_queue *q) { wl_event_queue_destroy(q); }, HostStl<wl_event_queue>());
 }
 
 template <typename T> void destroy_wrapper(T *proxy) { wl_proxy_wrapper_destroy(proxy); }

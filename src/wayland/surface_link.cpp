@@ -60,27 +60,38 @@ const wl_callback_listener frame_listener = {SurfaceLink::on_frame_done};
 
 // ---- Buffer ----------------------------------------------------------------------------------------------
 SurfaceLink::Buffer::Buffer(QueueRef queue, wl_buffer *buffer, uint32_t width, uint32_t height, FormatModifier fm)
-    : queue_(std::move(queue)), buffer_(buffer), width_(width), height_(height), fm_(fm) {
-  wl_buffer_add_listener(buffer_, &buffer_listener, this);
+    : queue_(std::move(queue)), width_(width), height_(height), fm_(fm) {
+  adopt(buffer);
 }
 
-SurfaceLink::Buffer::~Buffer() { wl_buffer_destroy(buffer_); }
+void SurfaceLink::Buffer::adopt(wl_buffer *buffer) noexcept {
+  buffer_ = buffer;
+  if (buffer_ != nullptr) wl_buffer_add_listener(buffer_, &buffer_listener, this);
+}
+
+SurfaceLink::Buffer::~Buffer() {
+  if (buffer_ != nullptr) wl_buffer_destroy(buffer_);
+}
 
 void SurfaceLink::Buffer::on_release(void *data, wl_buffer *) { static_cast<Buffer *>(data)->busy_ = false; }
 
 // ---- SurfaceLink -----------------------------------------------------------------------------------------
-std::unique_ptr<SurfaceLink> SurfaceLink::create(wl_display *display, wl_surface *surface,
-                                                 std::chrono::milliseconds timeout, Status *status) {
-  DisplayInfo info;
-  *status = query_display(display, timeout, &info);
-  if (*status != Status::ok) return nullptr;
-  if (info.dmabuf_version == 0) {
+HostUnique<SurfaceLink> SurfaceLink::create(wl_display *display, wl_surface *surface,
+                                            std::shared_ptr<const DisplayInfo> info, std::chrono::milliseconds timeout,
+                                            Status *status) {
+  if (!info) {
+    auto queried = std::make_shared<DisplayInfo>();
+    *status = query_display(display, timeout, queried.get());
+    if (*status != Status::ok) return nullptr;
+    info = std::move(queried);
+  }
+  if (info->dmabuf_version == 0) {
     *status = Status::failed;
     return nullptr;
   }
-  std::unique_ptr<SurfaceLink> link(new SurfaceLink);
+  HostUnique<SurfaceLink> link = host_new_with<SurfaceLink>([](void *memory) { return new (memory) SurfaceLink; });
   link->display_ = display;
-  link->info_ = std::make_shared<const DisplayInfo>(std::move(info));
+  link->info_ = std::move(info);
   link->queue_ = make_queue(display);
   *status = Status::failed;
   if (!link->queue_) return nullptr;
@@ -114,9 +125,13 @@ Status SurfaceLink::bind_dmabuf(std::chrono::milliseconds timeout) {
 SurfaceLink::~SurfaceLink() = default; // members go in reverse order: proxies first, the queue last
 
 Status SurfaceLink::create_buffer(uint32_t width, uint32_t height, FormatModifier fm, std::span<const Plane> planes,
-                                  std::unique_ptr<Buffer> *out, std::chrono::milliseconds timeout) {
+                                  HostUnique<Buffer> *out, std::chrono::milliseconds timeout) {
   out->reset();
-  std::vector<PlaneParams> params_list;
+  auto new_buffer = [&](wl_buffer *buffer) {
+    return host_new_with<Buffer>([&](void *memory) { return new (memory) Buffer(queue_, buffer, width, height, fm); });
+  };
+  Vector<PlaneParams> params_list;
+  params_list.reserve(planes.size());
   for (size_t i = 0; i < planes.size(); ++i)
     params_list.push_back({static_cast<uint32_t>(i), planes[i].fd, planes[i].offset, planes[i].stride});
   if (debug_flags().corrupt_stride && !params_list.empty()) params_list[0].stride += 1u << 24;
@@ -143,16 +158,19 @@ Status SurfaceLink::create_buffer(uint32_t width, uint32_t height, FormatModifie
   // create_immed failing is fatal in weston: only for pairs this display has already accepted.
   if (dmabuf_version_ >= ZWP_LINUX_BUFFER_PARAMS_V1_CREATE_IMMED_SINCE_VERSION && !debug_flags().no_immed &&
       is_known_good(display_, fm)) {
+    HostUnique<Buffer> room = new_buffer(nullptr); // allocated first: a made wl_buffer always gets its owner
     wl_buffer *buffer = zwp_linux_buffer_params_v1_create_immed(params.get(), w, h, fm.format, 0);
     if (buffer == nullptr) return Status::failed;
-    out->reset(new Buffer(queue_, buffer, width, height, fm));
+    room->adopt(buffer);
+    *out = std::move(room);
     (*out)->immediate_ = true;
     Status s = flush(display_, deadline_after(timeout));
     if (s == Status::lost) out->reset();
     return s == Status::timeout ? Status::ok : s; // still queued in libwayland; the next flush sends it
   }
 
-  auto state = std::make_unique<CreateState>();
+  HostUnique<Buffer> room = new_buffer(nullptr);
+  auto state = std::make_unique<CreateState>(); // std::allocator: an orphan may outlive the swapchain
   zwp_linux_buffer_params_v1_add_listener(params.get(), &params_listener, state.get());
   zwp_linux_buffer_params_v1_create(params.get(), w, h, fm.format, 0);
   CreateState *st = state.get();
@@ -176,7 +194,8 @@ Status SurfaceLink::create_buffer(uint32_t width, uint32_t height, FormatModifie
     return Status::failed;
   }
   mark_known_good(display_, fm);
-  out->reset(new Buffer(queue_, st->buffer, width, height, fm));
+  room->adopt(st->buffer);
+  *out = std::move(room);
   return Status::ok;
 }
 

@@ -4,6 +4,7 @@
 // app. One thread uses a link at a time; links on one display may be used from several threads at once.
 #pragma once
 
+#include "host_alloc.hpp"
 #include "wayland/display_info.hpp"
 #include "wayland/formats.hpp"
 #include "wayland/owners.hpp"
@@ -32,9 +33,12 @@ struct Rect {
 class SurfaceLink {
 public:
   // The display and surface stay the app's; both must outlive the link (Vulkan's rule for a VkSurfaceKHR).
-  // Fails with `failed` when the compositor offers no zwp_linux_dmabuf_v1.
-  static std::unique_ptr<SurfaceLink> create(wl_display *display, wl_surface *surface,
-                                             std::chrono::milliseconds timeout, Status *status);
+  // `info`: the compositor's globals and formats as already queried, or null to query them now. Fails with
+  // `failed` when the compositor offers no zwp_linux_dmabuf_v1. The link and its buffers are allocated
+  // through the ScopedHostAllocator active on this thread; throws std::bad_alloc.
+  static HostUnique<SurfaceLink> create(wl_display *display, wl_surface *surface,
+                                        std::shared_ptr<const DisplayInfo> info, std::chrono::milliseconds timeout,
+                                        Status *status);
   ~SurfaceLink();
   SurfaceLink(const SurfaceLink &) = delete;
   SurfaceLink &operator=(const SurfaceLink &) = delete;
@@ -64,8 +68,9 @@ public:
   private:
     friend class SurfaceLink;
     Buffer(QueueRef queue, wl_buffer *buffer, uint32_t width, uint32_t height, FormatModifier fm);
+    void adopt(wl_buffer *buffer) noexcept; // takes ownership; listens for its release
     QueueRef queue_; // first: released after the proxy
-    wl_buffer *buffer_;
+    wl_buffer *buffer_ = nullptr;
     uint32_t width_, height_;
     FormatModifier fm_;
     bool busy_ = false;
@@ -76,7 +81,7 @@ public:
   // pair already produced `created` on this display. `timeout`: the compositor did not answer in time (the
   // params object is kept until it does, so a late `created` cannot confuse libwayland's object map).
   Status create_buffer(uint32_t width, uint32_t height, FormatModifier fm, std::span<const Plane> planes,
-                       std::unique_ptr<Buffer> *out, std::chrono::milliseconds timeout);
+                       HostUnique<Buffer> *out, std::chrono::milliseconds timeout);
 
   // attach + damage (damage_buffer in buffer pixels when the surface is v4+, else the whole surface;
   // empty `damage` = everything) + optional frame callback + commit + bounded flush. Marks the buffer busy.

@@ -38,9 +38,9 @@ protected:
     app_.destroy();
     weston_.reset();
   }
-  std::unique_ptr<SurfaceLink> make_link() {
+  sfw::HostUnique<SurfaceLink> make_link() {
     Status status = Status::failed;
-    auto link = SurfaceLink::create(app_.display, app_.surface, 5000ms, &status);
+    auto link = SurfaceLink::create(app_.display, app_.surface, nullptr, 5000ms, &status);
     EXPECT_EQ(status, Status::ok);
     return link;
   }
@@ -52,7 +52,7 @@ protected:
 
   std::unique_ptr<sfw::test::Weston> weston_;
   sfw::test::App app_;
-  std::unique_ptr<SurfaceLink> link_;
+  sfw::HostUnique<SurfaceLink> link_;
 };
 
 const FormatModifier kArgbLinear{kFormatArgb8888, kModifierLinear};
@@ -122,12 +122,12 @@ TEST_F(WaylandLink, KilledCompositorIsLostQuicklyAndNothingCrashes) {
   EXPECT_EQ(link_->dispatch_pending(), Status::lost);
   UniqueFd fd = memfd(64 * 256);
   const SurfaceLink::Plane plane{fd.get(), 0, 256};
-  std::unique_ptr<SurfaceLink::Buffer> buffer;
+  sfw::HostUnique<SurfaceLink::Buffer> buffer;
   EXPECT_EQ(link_->create_buffer(64, 64, kArgbLinear, {&plane, 1}, &buffer, 1000ms), Status::lost);
   link_.reset(); // destroying proxies on a dead connection is fine
   Status status = Status::ok;
   forget_display(app_.display);
-  EXPECT_EQ(SurfaceLink::create(app_.display, app_.surface, 1000ms, &status), nullptr);
+  EXPECT_EQ(SurfaceLink::create(app_.display, app_.surface, nullptr, 1000ms, &status), nullptr);
   EXPECT_EQ(status, Status::lost);
 }
 
@@ -136,7 +136,7 @@ TEST_F(WaylandLink, RefusedBufferLeavesConnectionHealthy) {
   ASSERT_NE(link_, nullptr);
   UniqueFd small = memfd(4096); // 64x64 ARGB needs 16384
   const SurfaceLink::Plane plane{small.get(), 0, 256};
-  std::unique_ptr<SurfaceLink::Buffer> buffer;
+  sfw::HostUnique<SurfaceLink::Buffer> buffer;
   EXPECT_EQ(link_->create_buffer(64, 64, kArgbLinear, {&plane, 1}, &buffer, 5000ms), Status::refused);
   EXPECT_EQ(buffer, nullptr);
   // A pair weston does not offer, and a bad plane index set, are refused the same way.
@@ -160,7 +160,7 @@ TEST_F(WaylandLink, ImportFailureIsFailedNotFatal) {
   if (!link_->info().supports(nv12)) GTEST_SKIP() << "weston does not offer NV12/LINEAR";
   UniqueFd fd = memfd(64 * 64 * 2);
   const SurfaceLink::Plane plane{fd.get(), 0, 64};
-  std::unique_ptr<SurfaceLink::Buffer> buffer;
+  sfw::HostUnique<SurfaceLink::Buffer> buffer;
   EXPECT_EQ(link_->create_buffer(64, 64, nv12, {&plane, 1}, &buffer, 5000ms), Status::failed);
   EXPECT_EQ(buffer, nullptr);
   EXPECT_FALSE(is_known_good(app_.display, nv12));
@@ -174,7 +174,7 @@ TEST_F(WaylandLink, DefaultQueueGetsNothingFromTheLink) {
   ASSERT_NE(link_, nullptr);
   UniqueFd fd = memfd(64 * 256);
   const SurfaceLink::Plane plane{fd.get(), 0, 256};
-  std::unique_ptr<SurfaceLink::Buffer> buffer;
+  sfw::HostUnique<SurfaceLink::Buffer> buffer;
   (void)link_->create_buffer(64, 64, kArgbLinear, {&plane, 1}, &buffer, 5000ms);
   auto second = make_link(); // a second link on the same surface and display
   ASSERT_NE(second, nullptr);
@@ -206,10 +206,10 @@ TEST_F(WaylandLink, TearingControlPerSurface) {
 class WaylandPresent : public WaylandLink {
 protected:
   bool with_toplevel() const override { return true; }
-  std::unique_ptr<SurfaceLink::Buffer> make_buffer(Status *status) {
+  sfw::HostUnique<SurfaceLink::Buffer> make_buffer(Status *status) {
     fds_.push_back(memfd(64 * 256));
     const SurfaceLink::Plane plane{fds_.back().get(), 0, 256};
-    std::unique_ptr<SurfaceLink::Buffer> buffer;
+    sfw::HostUnique<SurfaceLink::Buffer> buffer;
     *status = link_->create_buffer(64, 64, kArgbLinear, {&plane, 1}, &buffer, 5000ms);
     return buffer;
   }
@@ -261,7 +261,7 @@ TEST_F(WaylandPresent, CreateTimeoutThenLateAnswerIsHarmless) {
   Status s = Status::failed;
   fds_.push_back(memfd(64 * 256));
   const SurfaceLink::Plane plane{fds_.back().get(), 0, 256};
-  std::unique_ptr<SurfaceLink::Buffer> late;
+  sfw::HostUnique<SurfaceLink::Buffer> late;
   EXPECT_EQ(link_->create_buffer(64, 64, kArgbLinear, {&plane, 1}, &late, 300ms), Status::timeout);
   EXPECT_EQ(late, nullptr);
   weston_->signal(SIGCONT);
@@ -281,7 +281,7 @@ TEST_F(WaylandLink, CorruptStrideHookIsRefused) {
   ASSERT_NE(link_, nullptr);
   UniqueFd fd = memfd(64 * 256);
   const SurfaceLink::Plane plane{fd.get(), 0, 256};
-  std::unique_ptr<SurfaceLink::Buffer> buffer;
+  sfw::HostUnique<SurfaceLink::Buffer> buffer;
   EXPECT_EQ(link_->create_buffer(64, 64, kArgbLinear, {&plane, 1}, &buffer, 5000ms), Status::refused);
   EXPECT_EQ(link_->roundtrip(5s), Status::ok);
   EXPECT_EQ(wl_display_get_error(app_.display), 0);

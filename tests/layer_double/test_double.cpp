@@ -63,6 +63,10 @@ struct DeviceData {
   PFN_vkDeviceWaitIdle DeviceWaitIdle = nullptr;
   PFN_vkCreateFence CreateFence = nullptr;
   PFN_vkDestroyFence DestroyFence = nullptr;
+  PFN_vkCreateImage CreateImage = nullptr;
+  PFN_vkDestroyImage DestroyImage = nullptr;
+  PFN_vkCreateCommandPool CreateCommandPool = nullptr;
+  PFN_vkDestroyCommandPool DestroyCommandPool = nullptr;
 };
 
 struct Dmabuf {
@@ -329,12 +333,45 @@ VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit2KHR(VkQueue queue, uint32_t count, co
   return queue_submit2(dev->QueueSubmit2KHR, dev, queue, count, submits, fence);
 }
 
+// ---- allocation callbacks: counted, never passed to the driver --------------------------------------------
+
+const VkAllocationCallbacks *strip(const VkAllocationCallbacks *alloc) {
+  if (alloc != nullptr) {
+    State &s = state();
+    std::lock_guard lock(s.mutex);
+    s.stats.calls_with_allocator++;
+  }
+  return nullptr;
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL CreateImage(VkDevice device, const VkImageCreateInfo *info, const VkAllocationCallbacks *alloc,
+                                           VkImage *image) {
+  return device_of(device)->CreateImage(device, info, strip(alloc), image);
+}
+VKAPI_ATTR void VKAPI_CALL DestroyImage(VkDevice device, VkImage image, const VkAllocationCallbacks *alloc) {
+  device_of(device)->DestroyImage(device, image, strip(alloc));
+}
+VKAPI_ATTR VkResult VKAPI_CALL CreateFence(VkDevice device, const VkFenceCreateInfo *info, const VkAllocationCallbacks *alloc,
+                                           VkFence *fence) {
+  return device_of(device)->CreateFence(device, info, strip(alloc), fence);
+}
+VKAPI_ATTR void VKAPI_CALL DestroyFence(VkDevice device, VkFence fence, const VkAllocationCallbacks *alloc) {
+  device_of(device)->DestroyFence(device, fence, strip(alloc));
+}
+VKAPI_ATTR VkResult VKAPI_CALL CreateCommandPool(VkDevice device, const VkCommandPoolCreateInfo *info,
+                                                 const VkAllocationCallbacks *alloc, VkCommandPool *pool) {
+  return device_of(device)->CreateCommandPool(device, info, strip(alloc), pool);
+}
+VKAPI_ATTR void VKAPI_CALL DestroyCommandPool(VkDevice device, VkCommandPool pool, const VkAllocationCallbacks *alloc) {
+  device_of(device)->DestroyCommandPool(device, pool, strip(alloc));
+}
+
 // ---- semaphores ------------------------------------------------------------------------------------------
 
 VKAPI_ATTR VkResult VKAPI_CALL CreateSemaphore(VkDevice device, const VkSemaphoreCreateInfo *info,
                                                const VkAllocationCallbacks *alloc, VkSemaphore *sem) {
   DeviceData *dev = device_of(device);
-  VkResult r = dev->CreateSemaphore(device, info, alloc, sem);
+  VkResult r = dev->CreateSemaphore(device, info, strip(alloc), sem);
   if (r != VK_SUCCESS) return r;
   auto *exp = find_in_chain<VkExportSemaphoreCreateInfo>(info->pNext, VK_STRUCTURE_TYPE_EXPORT_SEMAPHORE_CREATE_INFO);
   auto *type = find_in_chain<VkSemaphoreTypeCreateInfo>(info->pNext, VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO);
@@ -355,7 +392,7 @@ VKAPI_ATTR void VKAPI_CALL DestroySemaphore(VkDevice device, VkSemaphore sem, co
     s.exportable.erase(reinterpret_cast<uint64_t>(sem));
     s.pending.erase(reinterpret_cast<uint64_t>(sem));
   }
-  dev->DestroySemaphore(device, sem, alloc);
+  dev->DestroySemaphore(device, sem, strip(alloc));
 }
 
 // A driver that fails on command: SFW_TEST_DOUBLE_FAIL="vkAllocateMemory@3,vkGetSemaphoreFdKHR@5" makes
@@ -402,7 +439,7 @@ VKAPI_ATTR VkResult VKAPI_CALL AllocateMemory(VkDevice device, const VkMemoryAll
                                               const VkAllocationCallbacks *alloc, VkDeviceMemory *memory) {
   DeviceData *dev = device_of(device);
   if (injected_failure("vkAllocateMemory")) return VK_ERROR_OUT_OF_DEVICE_MEMORY;
-  VkResult r = dev->AllocateMemory(device, info, alloc, memory);
+  VkResult r = dev->AllocateMemory(device, info, strip(alloc), memory);
   if (r != VK_SUCCESS) return r;
   auto *ded = find_in_chain<VkMemoryDedicatedAllocateInfo>(info->pNext, VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO);
   if (ded != nullptr && ded->image != VK_NULL_HANDLE) {
@@ -421,7 +458,7 @@ VKAPI_ATTR void VKAPI_CALL FreeMemory(VkDevice device, VkDeviceMemory memory, co
     s.dedicated.erase(reinterpret_cast<uint64_t>(memory));
     std::erase_if(s.dmabufs, [&](const Dmabuf &d) { return d.device == device && d.memory == memory; });
   }
-  dev->FreeMemory(device, memory, alloc);
+  dev->FreeMemory(device, memory, strip(alloc));
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL GetMemoryFdKHR(VkDevice device, const VkMemoryGetFdInfoKHR *info, int *fd) {
@@ -535,7 +572,7 @@ VKAPI_ATTR VkResult VKAPI_CALL CreateDevice(VkPhysicalDevice physical, const VkD
   }
   auto create = reinterpret_cast<PFN_vkCreateDevice>(gipa(instance, "vkCreateDevice"));
   if (create == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  VkResult r = create(physical, info, alloc, device);
+  VkResult r = create(physical, info, strip(alloc), device);
   if (r != VK_SUCCESS) return r;
   auto data = std::make_unique<DeviceData>();
   DeviceData &d = *data;
@@ -556,6 +593,10 @@ VKAPI_ATTR VkResult VKAPI_CALL CreateDevice(VkPhysicalDevice physical, const VkD
   load(d, &d.DeviceWaitIdle, "vkDeviceWaitIdle");
   load(d, &d.CreateFence, "vkCreateFence");
   load(d, &d.DestroyFence, "vkDestroyFence");
+  load(d, &d.CreateImage, "vkCreateImage");
+  load(d, &d.DestroyImage, "vkDestroyImage");
+  load(d, &d.CreateCommandPool, "vkCreateCommandPool");
+  load(d, &d.DestroyCommandPool, "vkDestroyCommandPool");
   State &s = state();
   std::lock_guard lock(s.mutex);
   s.devices[key_of(*device)] = std::move(data);
@@ -576,7 +617,7 @@ VKAPI_ATTR void VKAPI_CALL DestroyDevice(VkDevice device, const VkAllocationCall
     owned = std::move(it->second);
     s.devices.erase(it);
   }
-  owned->DestroyDevice(device, alloc);
+  owned->DestroyDevice(device, strip(alloc));
 }
 
 VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL GetDeviceProcAddr(VkDevice device, const char *name);
@@ -590,7 +631,8 @@ PFN_vkVoidFunction device_intercept(const char *name) {
   } rows[] = {SFW_ROW(GetDeviceProcAddr), SFW_ROW(DestroyDevice),    SFW_ROW(AllocateMemory),   SFW_ROW(FreeMemory),
               SFW_ROW(GetMemoryFdKHR),    SFW_ROW(CreateSemaphore),  SFW_ROW(DestroySemaphore), SFW_ROW(GetSemaphoreFdKHR),
               SFW_ROW(QueueSubmit),       SFW_ROW(QueueSubmit2),     SFW_ROW(QueueSubmit2KHR),  SFW_ROW(WaitForFences),
-              SFW_ROW(QueueWaitIdle),     SFW_ROW(DeviceWaitIdle)};
+              SFW_ROW(QueueWaitIdle),     SFW_ROW(DeviceWaitIdle),   SFW_ROW(CreateImage),      SFW_ROW(DestroyImage),
+              SFW_ROW(CreateFence),       SFW_ROW(DestroyFence),     SFW_ROW(CreateCommandPool), SFW_ROW(DestroyCommandPool)};
 #undef SFW_ROW
   for (const auto &row : rows)
     if (strcmp(row.name, name) == 0) return row.fn;

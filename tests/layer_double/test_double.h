@@ -17,6 +17,9 @@
 //    vgem fence (a fresh vgem buffer per fence) instead of calling the driver. A worker thread signals
 //    that vgem fence once the internal fence has signalled (lavapipe finished the submit) AND the test
 //    has opened the gate. Other submits and exports pass through untouched.
+//  - Strips pAllocator from every call it passes down that takes one (device, memory, image, semaphore,
+//    fence, command pool): the driver never sees the app's allocation callbacks, so an app that counts
+//    its callbacks counts syncfile-wsi's own allocations only. It counts the calls that arrived with one.
 //  - Counts vkWaitForFences, vkQueueWaitIdle and vkDeviceWaitIdle calls that come down the chain while
 //    the test has a window open (around its own vkQueuePresentKHR).
 #pragma once
@@ -36,6 +39,7 @@ struct sfw_test_double_stats {
   uint64_t window_queue_wait_idle;   // vkQueueWaitIdle calls inside the window(s)
   uint64_t window_device_wait_idle;  // vkDeviceWaitIdle calls inside the window(s)
   uint64_t errors;             // internal failures of the double (see last_error)
+  uint64_t calls_with_allocator; // calls that came down with a pAllocator (then stripped)
   char last_error[160];
 };
 

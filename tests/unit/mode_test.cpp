@@ -1,7 +1,10 @@
 // The modes table: every row, the overrides, and bad values of SYNCFILE_WSI_MODE.
 #include <gtest/gtest.h>
 
+#include "log.hpp"
 #include "swapchain/mode.hpp"
+
+#include <string>
 
 using namespace sfw;
 
@@ -80,4 +83,17 @@ TEST(Mode, ParsesRequests) {
   EXPECT_FALSE(parse_mode_request("fast", &r));
   EXPECT_FALSE(parse_mode_request("", &r));
   EXPECT_FALSE(parse_mode_request(nullptr, &r));
+}
+
+// Configuration warnings show the value, never its raw bytes (a terminal escape or a NUL-less run).
+TEST(Log, PrintableEscapesAndBounds) {
+  char out[160];
+  EXPECT_STREQ(sfw::printable("garbage", out, sizeof out), "garbage");
+  EXPECT_STREQ(sfw::printable("\x01\xff\x1b[31m\"\\", out, sizeof out), "\\x01\\xff\\x1b[31m\\x22\\x5c");
+  std::string longer(300, 'x');
+  EXPECT_EQ(std::string(sfw::printable(longer.c_str(), out, sizeof out)), std::string(32, 'x') + "...");
+  std::string exact(32, '\x7f'); // 32 escapes: 128 bytes, no "..."
+  EXPECT_EQ(std::string(sfw::printable(exact.c_str(), out, sizeof out)).size(), 128u);
+  char tiny[11]; // cut for room, still terminated and marked
+  EXPECT_STREQ(sfw::printable("\x01\x02\x03", tiny, sizeof tiny), "\\x01...");
 }

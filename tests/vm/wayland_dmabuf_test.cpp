@@ -54,7 +54,7 @@ protected:
     ASSERT_NE(display, nullptr) << "weston did not start";
     ASSERT_TRUE(app_.init(display, /*with_toplevel=*/true));
     Status status = Status::failed;
-    link_ = SurfaceLink::create(app_.display, app_.surface, 10000ms, &status);
+    link_ = SurfaceLink::create(app_.display, app_.surface, nullptr, 10000ms, &status);
     ASSERT_EQ(status, Status::ok);
   }
   void TearDown() override {
@@ -69,7 +69,7 @@ protected:
     UniqueFd fd = make_udmabuf(pixel);
     EXPECT_TRUE(fd) << "udmabuf: " << strerror(errno);
     const SurfaceLink::Plane plane{fd.get(), 0, kStride};
-    std::unique_ptr<SurfaceLink::Buffer> buffer;
+    sfw::HostUnique<SurfaceLink::Buffer> buffer;
     Status s = link_->create_buffer(kSize, kSize, fm, {&plane, 1}, &buffer, 10000ms);
     if (buffer) buffers_.push_back(std::move(buffer));
     if (out) *out = s == Status::ok ? buffers_.back().get() : nullptr;
@@ -82,8 +82,8 @@ protected:
 
   std::unique_ptr<sfw::test::Weston> weston_;
   sfw::test::App app_;
-  std::unique_ptr<SurfaceLink> link_;
-  std::vector<std::unique_ptr<SurfaceLink::Buffer>> buffers_;
+  sfw::HostUnique<SurfaceLink> link_;
+  std::vector<sfw::HostUnique<SurfaceLink::Buffer>> buffers_;
 };
 
 TEST_F(WaylandDmabuf, WestonOffersArgbLinear) {
@@ -124,7 +124,7 @@ TEST_F(WaylandDmabuf, FailedImportIsNotFatal) {
   if (!link_->info().supports(nv12)) GTEST_SKIP() << "NV12/LINEAR not offered";
   UniqueFd fd = make_udmabuf(0);
   const SurfaceLink::Plane plane{fd.get(), 0, kSize};
-  std::unique_ptr<SurfaceLink::Buffer> buffer;
+  sfw::HostUnique<SurfaceLink::Buffer> buffer;
   EXPECT_EQ(link_->create_buffer(kSize, kSize, nv12, {&plane, 1}, &buffer, 10000ms), Status::failed);
   EXPECT_FALSE(is_known_good(app_.display, nv12));
   expect_healthy();
