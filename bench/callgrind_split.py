@@ -11,60 +11,18 @@ deterministic; the driver's own part varies by a few instructions per submit bet
 thread frees what the submitting thread allocated, so malloc takes different paths).
 """
 import json
-import re
 import sys
 
-NAME = re.compile(r"^\((\d+)\)(?: (.*))?$")
+from callgrind_parse import costs
 
 
 def parse(path, driver):
-    names = {"ob": {}, "fl": {}, "fn": {}}
-    kind_of = {"ob": "ob", "cob": "ob", "fl": "fl", "fi": "fl", "fe": "fl", "cfi": "fl", "cfl": "fl", "fn": "fn", "cfn": "fn"}
-
-    def resolve(key, value):
-        m = NAME.match(value)
-        table = names[kind_of[key]]
-        if not m:
-            return value
-        if m.group(2) is not None:
-            table[m.group(1)] = m.group(2)
-        return table.get(m.group(1), "")
-
     total = driver_ir = 0
-    ob = ""
-    cob = None
-    pending_call = False
-    with open(path) as f:
-        for line in f:
-            line = line.rstrip("\n")
-            if not line or line.startswith("#"):
-                continue
-            if line.startswith("totals:") or line.startswith("summary:"):
-                continue
-            key, eq, value = line.partition("=")
-            if eq and key in kind_of:
-                v = resolve(key, value)
-                if key == "ob":
-                    ob = v
-                elif key == "cob":
-                    cob = v
-                continue
-            if line.startswith("calls="):
-                pending_call = True
-                continue
-            if line[0].isdigit() or line[0] in "+-*":
-                fields = line.split()
-                cost = int(fields[1]) if len(fields) > 1 else 0
-                if pending_call:
-                    callee = cob if cob is not None else ob
-                    if driver in callee and driver not in ob:
-                        driver_ir += cost
-                    pending_call = False
-                    cob = None
-                else:
-                    total += cost
-                continue
-            # other header lines (events:, positions:, desc:, ...)
+    for c in costs(path):
+        if c.callee_ob is None:
+            total += c.ir
+        elif driver in c.callee_ob and driver not in c.ob:
+            driver_ir += c.ir
     return total, driver_ir
 
 

@@ -15,12 +15,12 @@
 //
 // Usage: oversync_bench [-t T_MS] [-r ROUNDS]   (WAYLAND_DISPLAY must name a running compositor)
 // Prints one JSON object per line per measurement, then a summary line ("summary": true) with medians.
+#include "bench.hpp"
 #include "kernel/dmabuf_sync.hpp"
 #include "kernel/sync_file.hpp"
 #include "kernel/unique_fd.hpp"
 #include "test_double.h"
 #include "vgem.hpp"
-#include "wsi_client.hpp"
 
 #include <dlfcn.h>
 #include <poll.h>
@@ -51,14 +51,14 @@ struct Timed {
 template <class F> Timed timed_frame(Client &c, F before) {
   const auto t0 = Clock::now();
   before();
-  uint32_t index = c.acquire(c.acquire_fence);
-  c.wait_fence(c.acquire_fence);
+  uint32_t index = 0;
+  BENCH_CHECK_SUBOPTIMAL_OK(c.acquire(c.acquire_fence.get(), &index));
+  BENCH_CHECK(c.wait_and_reset(c.acquire_fence.get()));
   const auto t1 = Clock::now();
-  c.render(index, c.frame_fence);
-  c.wait_fence(c.frame_fence);
+  BENCH_CHECK(c.render(index, c.frame_fence.get()));
+  BENCH_CHECK(c.wait_and_reset(c.frame_fence.get()));
   const auto t2 = Clock::now();
-  VkResult r = c.present(index);
-  if (r != VK_SUCCESS && r != VK_SUBOPTIMAL_KHR) BENCH_CHECK(r);
+  BENCH_CHECK_SUBOPTIMAL_OK(c.present(index));
   return {index, ms_between(t0, t1), ms_between(t0, t2)};
 }
 
@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
 
   sfw::test::Vgem vgem; // throws (and ends the program) without vgem: run inside tests/vm/vm-run
   Client c;
-  c.init(VK_PRESENT_MODE_MAILBOX_KHR, 64, 1);
+  sfw::bench::init(c, VK_PRESENT_MODE_MAILBOX_KHR, 64, 1);
   void *dbl = dlopen(SFW_TEST_DOUBLE_LIB, RTLD_NOW | RTLD_NOLOAD);
   auto of_image = dbl ? reinterpret_cast<PFN_sfw_test_double_dmabuf_of_image>(dlsym(dbl, "sfw_test_double_dmabuf_of_image"))
                       : nullptr;
@@ -120,14 +120,14 @@ int main(int argc, char **argv) {
     return 1;
   }
   std::vector<UniqueFd> dmabufs;
-  for (VkImage image : c.images) {
+  for (VkImage image : c.swapchain.images) {
     dmabufs.emplace_back(of_image(reinterpret_cast<uint64_t>(image)));
     if (!dmabufs.back() || !sfw::kernel::is_dmabuf(dmabufs.back().get())) {
       fprintf(stderr, "oversync: an image has no dma-buf: does syncfile-wsi own this swapchain?\n");
       return 1;
     }
   }
-  const uint32_t n = static_cast<uint32_t>(c.images.size());
+  const uint32_t n = static_cast<uint32_t>(c.swapchain.images.size());
   auto nothing = [] {};
   // The model's policy: every swapchain image's dma-buf idle (readers and writers) before the frame.
   auto wait_all = [&] {
@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
   };
 
   uint32_t last = 0;
-  for (uint32_t i = 0; i < 3 * n; ++i) last = c.frame(); // warm-up
+  for (uint32_t i = 0; i < 3 * n; ++i) last = sfw::bench::frame(c); // warm-up
   std::vector<double> base_f, lay_b_f, lay_b_a, lay_a_f, lay_a_expect, mod_b_f, mod_b_a;
   auto line = [&](int round, const char *policy, const char *image, const Timed &t, double expected) {
     printf("{\"round\": %d, \"policy\": \"%s\", \"image\": \"%s\", \"index\": %u, \"acquire_ms\": %.3f, \"frame_ms\": %.3f, "
@@ -190,13 +190,13 @@ int main(int argc, char **argv) {
     mod_b_a.push_back(m.acquire_ms);
     line(round, "model-wait-all", "B", m, pending);
     read2.join();
-    for (uint32_t i = 0; i < n; ++i) last = c.frame();
+    for (uint32_t i = 0; i < n; ++i) last = sfw::bench::frame(c);
   }
   printf("{\"summary\": true, \"device\": \"%s\", \"t_ms\": %d, \"rounds\": %d, \"images\": %u, "
          "\"baseline_frame_ms\": %.3f, \"syncfile_B_acquire_ms\": %.3f, \"syncfile_B_frame_ms\": %.3f, "
          "\"syncfile_A_frame_ms\": %.3f, \"syncfile_A_fence_pending_ms\": %.3f, "
          "\"model_B_acquire_ms\": %.3f, \"model_B_frame_ms\": %.3f}\n",
-         c.props.deviceName, t_ms, rounds, n, median(base_f), median(lay_b_a), median(lay_b_f), median(lay_a_f),
+         sfw::bench::device_name(c).c_str(), t_ms, rounds, n, median(base_f), median(lay_b_a), median(lay_b_f), median(lay_a_f),
          median(lay_a_expect), median(mod_b_a), median(mod_b_f));
   c.destroy();
   return 0;

@@ -11,7 +11,7 @@
 // inside the two calls, and the whole process's CPU time per frame (all threads: lavapipe's queue thread).
 //
 // Usage: present_bench [-n FRAMES] [-w WARMUP]   Prints one JSON object.
-#include "wsi_client.hpp"
+#include "bench.hpp"
 
 #if __has_include(<valgrind/callgrind.h>)
 #include <valgrind/callgrind.h>
@@ -28,8 +28,8 @@ using sfw::bench::Client;
 
 extern "C" __attribute__((noinline)) uint32_t sfw_bench_acquire(Client *c) {
   uint32_t index = 0;
-  VkResult r = vkAcquireNextImageKHR(c->device, c->swapchain, sfw::bench::kBound, c->acquired, VK_NULL_HANDLE, &index);
-  if (r != VK_SUCCESS && r != VK_SUBOPTIMAL_KHR) BENCH_CHECK(r);
+  BENCH_CHECK_SUBOPTIMAL_OK(
+      vkAcquireNextImageKHR(c->device.get(), c->swapchain.get(), sfw::bench::kBound, c->acquired.get(), VK_NULL_HANDLE, &index));
   __asm__ volatile("" ::: "memory");
   return index;
 }
@@ -59,18 +59,18 @@ int main(int argc, char **argv) {
     }
   }
   Client c;
-  c.init(VK_PRESENT_MODE_MAILBOX_KHR, 64, 1);
+  sfw::bench::init(c, VK_PRESENT_MODE_MAILBOX_KHR, 64, 1);
   auto frame = [&](double *thread_cpu, double *wall) {
-    wl_display_dispatch_pending(c.app.display);
+    wl_display_dispatch_pending(c.wayland.display());
     double c0 = now_s(CLOCK_THREAD_CPUTIME_ID), w0 = now_s(CLOCK_MONOTONIC);
     uint32_t index = sfw_bench_acquire(&c);
     double c1 = now_s(CLOCK_THREAD_CPUTIME_ID), w1 = now_s(CLOCK_MONOTONIC);
-    c.render(index, c.frame_fence);
+    BENCH_CHECK(c.render(index, c.frame_fence.get()));
     double c2 = now_s(CLOCK_THREAD_CPUTIME_ID), w2 = now_s(CLOCK_MONOTONIC);
     VkResult r = sfw_bench_present(&c, index);
     double c3 = now_s(CLOCK_THREAD_CPUTIME_ID), w3 = now_s(CLOCK_MONOTONIC);
-    if (r != VK_SUCCESS && r != VK_SUBOPTIMAL_KHR) BENCH_CHECK(r);
-    c.wait_fence(c.frame_fence);
+    BENCH_CHECK_SUBOPTIMAL_OK(r);
+    BENCH_CHECK(c.wait_and_reset(c.frame_fence.get()));
     *thread_cpu += (c1 - c0) + (c3 - c2);
     *wall += (w1 - w0) + (w3 - w2);
   };
@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
   const double p1 = now_s(CLOCK_PROCESS_CPUTIME_ID), t1 = now_s(CLOCK_MONOTONIC);
   printf("{\"device\": \"%s\", \"images\": %zu, \"frames\": %d, \"under_valgrind\": %d, "
          "\"pair_thread_cpu_us\": %.2f, \"pair_wall_us\": %.2f, \"process_cpu_us_per_frame\": %.2f, \"wall_us_per_frame\": %.2f}\n",
-         c.props.deviceName, c.images.size(), n, RUNNING_ON_VALGRIND ? 1 : 0, thread_cpu / n * 1e6, wall / n * 1e6,
+         sfw::bench::device_name(c).c_str(), c.swapchain.images.size(), n, RUNNING_ON_VALGRIND ? 1 : 0, thread_cpu / n * 1e6, wall / n * 1e6,
          (p1 - p0) / n * 1e6, (t1 - t0) / n * 1e6);
   c.destroy();
   return 0;

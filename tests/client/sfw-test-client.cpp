@@ -2,15 +2,12 @@
 // N xdg_toplevel surfaces, each with its own swapchain, spread over M threads that share one VkQueue
 // (submits and presents under a mutex: the queue needs external synchronisation). Every VkResult maps
 // to an exit code, and every error path cleans up and exits normally. See usage() for the options.
-#include "xdg-shell-client-protocol.h"
-
-#include <vulkan/vulkan.h>
-#include <wayland-client.h>
+// The set-up, from the Wayland connection to each swapchain, is tests/common's (wsi_client.hpp).
+#include "wsi_client.hpp"
 
 #include <dirent.h>
 #include <poll.h>
 
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cerrno>
@@ -18,7 +15,6 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,6 +23,8 @@
 
 namespace {
 
+using sfw::test::result_name;
+using sfw::test::Status;
 using Clock = std::chrono::steady_clock;
 constexpr int kFramesInFlight = 2;
 constexpr int kMaxRecreatesWithoutPresent = 20;
@@ -42,17 +40,6 @@ int exit_code(VkResult r) {
   for (size_t i = 0; i < std::size(kCodes); ++i)
     if (kCodes[i] == r) return 10 + static_cast<int>(i);
   return 10 + static_cast<int>(std::size(kCodes)); // 18: any other result
-}
-const char *result_name(VkResult r) {
-  switch (r) {
-#define R(x) case x: return #x;
-    R(VK_SUCCESS) R(VK_NOT_READY) R(VK_TIMEOUT) R(VK_SUBOPTIMAL_KHR) R(VK_ERROR_OUT_OF_DATE_KHR)
-    R(VK_ERROR_SURFACE_LOST_KHR) R(VK_ERROR_DEVICE_LOST) R(VK_ERROR_OUT_OF_HOST_MEMORY)
-    R(VK_ERROR_OUT_OF_DEVICE_MEMORY) R(VK_ERROR_INITIALIZATION_FAILED) R(VK_ERROR_NATIVE_WINDOW_IN_USE_KHR)
-    R(VK_ERROR_EXTENSION_NOT_PRESENT) R(VK_ERROR_LAYER_NOT_PRESENT) R(VK_ERROR_INCOMPATIBLE_DRIVER)
-#undef R
-  default: return "VkResult(other)";
-  }
 }
 
 struct Options {
@@ -96,6 +83,15 @@ int fail(int code, const char *fmt, ...) {
   return code;
 }
 int vk_fail(const char *call, VkResult r) { return fail(exit_code(r), "%s returned %s (%d)", call, result_name(r), r); }
+// A failed set-up step's exit code and message.
+int setup_fail(const Status &status) {
+  switch (status.problem) {
+  case Status::Problem::vulkan_call: return vk_fail(status.call, status.result);
+  case Status::Problem::present_mode_not_offered: return fail(5, "present mode %d is not offered", opt.mode);
+  case Status::Problem::usage_not_supported: return fail(1, "swapchain images do not support TRANSFER_DST");
+  default: return fail(1, "%s", status.describe().c_str());
+  }
+}
 void atomic_max(std::atomic<int64_t> &a, int64_t v) {
   for (int64_t cur = a.load(); v > cur && !a.compare_exchange_weak(cur, v);) {
   }
@@ -115,41 +111,18 @@ int64_t ms_since(Clock::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
 }
 
-// ---- Wayland ----------------------------------------------------------------------------------------
+// The handles every thread uses; run() owns them.
 wl_display *g_display;
-wl_compositor *g_compositor;
-xdg_wm_base *g_wm_base;
-
-void wm_ping(void *, xdg_wm_base *base, uint32_t serial) { xdg_wm_base_pong(base, serial); }
-const xdg_wm_base_listener wm_base_listener = {wm_ping};
-void global_add(void *, wl_registry *reg, uint32_t name, const char *iface, uint32_t version) {
-  if (strcmp(iface, wl_compositor_interface.name) == 0)
-    g_compositor = static_cast<wl_compositor *>(wl_registry_bind(reg, name, &wl_compositor_interface, std::min(version, 4u)));
-  else if (strcmp(iface, xdg_wm_base_interface.name) == 0) {
-    g_wm_base = static_cast<xdg_wm_base *>(wl_registry_bind(reg, name, &xdg_wm_base_interface, 1));
-    xdg_wm_base_add_listener(g_wm_base, &wm_base_listener, nullptr);
-  }
-}
-void global_remove(void *, wl_registry *, uint32_t) {}
-const wl_registry_listener registry_listener = {global_add, global_remove};
-
-// ---- Vulkan -----------------------------------------------------------------------------------------
-VkInstance g_instance;
 VkPhysicalDevice g_phys;
 VkDevice g_device;
 VkQueue g_queue;
 uint32_t g_family;
 
+// One window's Vulkan side (its wl_surface and xdg_toplevel are run()'s `windows`).
 struct Surface {
   int id = 0;
-  wl_surface *wl = nullptr;
-  xdg_surface *xdg = nullptr;
-  xdg_toplevel *toplevel = nullptr;
-  bool configured = false;
-  VkSurfaceKHR vk = VK_NULL_HANDLE;
-  VkSwapchainKHR chain = VK_NULL_HANDLE;
-  VkExtent2D extent{};
-  std::vector<VkImage> images;
+  sfw::test::UniqueSurface vk;
+  sfw::test::Swapchain chain; // declared after `vk`: destroyed before it
   std::vector<VkImageLayout> layouts;
   std::vector<VkSemaphore> render_sem, acquire_sem; // per image; acquire_sem: the last one that image signalled
   std::vector<VkSemaphore> free_sems;               // acquire semaphores with no pending signal or wait
@@ -162,15 +135,6 @@ struct Surface {
   bool timed_out = false, done = false;
 };
 
-void xdg_configure(void *data, xdg_surface *xs, uint32_t serial) {
-  xdg_surface_ack_configure(xs, serial);
-  static_cast<Surface *>(data)->configured = true;
-}
-const xdg_surface_listener xdg_surface_listener_ = {xdg_configure};
-void top_configure(void *, xdg_toplevel *, int32_t, int32_t, wl_array *) {}
-void top_close(void *, xdg_toplevel *) {}
-const xdg_toplevel_listener toplevel_listener = {top_configure, top_close};
-
 void destroy_sync_objects(Surface &s) {
   for (auto *v : {&s.render_sem, &s.acquire_sem, &s.free_sems})
     for (VkSemaphore sem : *v)
@@ -178,60 +142,26 @@ void destroy_sync_objects(Surface &s) {
   s.render_sem.clear(), s.acquire_sem.clear(), s.free_sems.clear();
 }
 
-// Creates s.chain (retiring `old`, which the caller destroys) and its per-image objects.
-VkResult create_swapchain(Surface &s, VkSwapchainKHR old) {
-  VkSurfaceCapabilitiesKHR caps;
-  VkResult r = vkGetPhysicalDeviceSurfaceCapabilitiesKHR(g_phys, s.vk, &caps);
-  if (r != VK_SUCCESS) return vk_fail("vkGetPhysicalDeviceSurfaceCapabilitiesKHR", r), r;
-  uint32_t n = 0;
-  vkGetPhysicalDeviceSurfaceFormatsKHR(g_phys, s.vk, &n, nullptr);
-  std::vector<VkSurfaceFormatKHR> formats(n);
-  r = vkGetPhysicalDeviceSurfaceFormatsKHR(g_phys, s.vk, &n, formats.data());
-  if (r != VK_SUCCESS || n == 0) return vk_fail("vkGetPhysicalDeviceSurfaceFormatsKHR", r), r == VK_SUCCESS ? VK_ERROR_INITIALIZATION_FAILED : r;
-  VkSurfaceFormatKHR format = formats[0];
-  for (auto f : formats)
-    if (f.format == VK_FORMAT_B8G8R8A8_UNORM) format = f;
-  vkGetPhysicalDeviceSurfacePresentModesKHR(g_phys, s.vk, &n, nullptr);
-  std::vector<VkPresentModeKHR> modes(n);
-  vkGetPhysicalDeviceSurfacePresentModesKHR(g_phys, s.vk, &n, modes.data());
-  if (std::find(modes.begin(), modes.end(), opt.mode) == modes.end())
-    return fail(5, "present mode %d is not offered", opt.mode), VK_ERROR_INITIALIZATION_FAILED;
-  if (!(caps.supportedUsageFlags & VK_IMAGE_USAGE_TRANSFER_DST_BIT))
-    return fail(1, "swapchain images do not support TRANSFER_DST"), VK_ERROR_INITIALIZATION_FAILED;
-  s.extent = caps.currentExtent;
-  if (s.extent.width == 0xFFFFFFFFu)
-    s.extent = {std::clamp(opt.width, caps.minImageExtent.width, caps.maxImageExtent.width),
-                std::clamp(opt.height, caps.minImageExtent.height, caps.maxImageExtent.height)};
-  VkSwapchainCreateInfoKHR info{VK_STRUCTURE_TYPE_SWAPCHAIN_CREATE_INFO_KHR};
-  info.surface = s.vk;
-  info.minImageCount = caps.minImageCount;
-  info.imageFormat = format.format;
-  info.imageColorSpace = format.colorSpace;
-  info.imageExtent = s.extent;
-  info.imageArrayLayers = 1;
-  info.imageUsage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT;
-  info.imageSharingMode = VK_SHARING_MODE_EXCLUSIVE;
-  info.preTransform = VK_SURFACE_TRANSFORM_IDENTITY_BIT_KHR;
-  info.compositeAlpha = (caps.supportedCompositeAlpha & VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR)
-                            ? VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR
-                            : static_cast<VkCompositeAlphaFlagBitsKHR>(caps.supportedCompositeAlpha & -caps.supportedCompositeAlpha);
-  info.presentMode = opt.mode;
-  info.clipped = VK_TRUE;
-  info.oldSwapchain = old;
-  s.chain = VK_NULL_HANDLE;
-  if ((r = vkCreateSwapchainKHR(g_device, &info, nullptr, &s.chain)) != VK_SUCCESS)
-    return s.chain = VK_NULL_HANDLE, vk_fail("vkCreateSwapchainKHR", r), r;
-  vkGetSwapchainImagesKHR(g_device, s.chain, &n, nullptr);
-  s.images.resize(n);
-  vkGetSwapchainImagesKHR(g_device, s.chain, &n, s.images.data());
+// Creates s.chain, retiring `old` (which goes when s.chain is replaced), and its per-image objects; false
+// once the failure is reported.
+bool create_swapchain(Surface &s, VkSwapchainKHR old) {
+  sfw::test::SwapchainOptions options;
+  options.present_mode = opt.mode;
+  options.extent = {opt.width, opt.height};
+  options.old_swapchain = old;
+  sfw::test::Swapchain chain;
+  if (Status status = sfw::test::create_swapchain(g_phys, g_device, s.vk.get(), options, chain); !status)
+    return setup_fail(status), false;
+  s.chain = std::move(chain);
+  const size_t n = s.chain.images.size();
   s.layouts.assign(n, VK_IMAGE_LAYOUT_UNDEFINED);
   s.acquire_sem.assign(n, VK_NULL_HANDLE);
   s.render_sem.assign(n, VK_NULL_HANDLE);
   VkSemaphoreCreateInfo sem_info{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
   for (auto &sem : s.render_sem)
-    if ((r = vkCreateSemaphore(g_device, &sem_info, nullptr, &sem)) != VK_SUCCESS) return vk_fail("vkCreateSemaphore", r), r;
-  if (opt.verbose) say("surface %d: swapchain %ux%u, %u images", s.id, s.extent.width, s.extent.height, n);
-  return VK_SUCCESS;
+    if (VkResult r = vkCreateSemaphore(g_device, &sem_info, nullptr, &sem); r != VK_SUCCESS) return vk_fail("vkCreateSemaphore", r), false;
+  if (opt.verbose) say("surface %d: swapchain %ux%u, %zu images", s.id, s.chain.extent.width, s.chain.extent.height, n);
+  return true;
 }
 
 // Waits until nothing of ours is in flight on the shared queue (all semaphore waits have executed).
@@ -240,17 +170,15 @@ VkResult idle_queue() {
   return vkQueueWaitIdle(g_queue);
 }
 
-VkResult recreate(Surface &s) {
+bool recreate(Surface &s) {
   if (++s.recreates_since_present > kMaxRecreatesWithoutPresent)
-    return vk_fail("recreating again and again without a present", VK_ERROR_OUT_OF_DATE_KHR), VK_ERROR_OUT_OF_DATE_KHR;
-  VkResult r = idle_queue();
-  if (r != VK_SUCCESS) return vk_fail("vkQueueWaitIdle", r), r;
+    return vk_fail("recreating again and again without a present", VK_ERROR_OUT_OF_DATE_KHR), false;
+  if (VkResult r = idle_queue(); r != VK_SUCCESS) return vk_fail("vkQueueWaitIdle", r), false;
   destroy_sync_objects(s);
-  VkSwapchainKHR old = s.chain;
-  r = create_swapchain(s, old);
-  vkDestroySwapchainKHR(g_device, old, nullptr);
-  if (r == VK_SUCCESS) ++s.recreated, ++g_recreated;
-  return r;
+  // The new swapchain retires the old one, which goes when s.chain is replaced, or here where that failed.
+  if (!create_swapchain(s, s.chain.get())) return s.chain = {}, false;
+  ++s.recreated, ++g_recreated;
+  return true;
 }
 
 VkResult record(Surface &s, VkCommandBuffer cmd, uint32_t idx) {
@@ -262,7 +190,7 @@ VkResult record(Surface &s, VkCommandBuffer cmd, uint32_t idx) {
   b.oldLayout = s.layouts[idx]; // UNDEFINED or PRESENT_SRC_KHR
   b.newLayout = opt.clear ? VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL : VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
   b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-  b.image = s.images[idx];
+  b.image = s.chain.images[idx];
   b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
   b.dstAccessMask = opt.clear ? VK_ACCESS_TRANSFER_WRITE_BIT : 0;
   vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT,
@@ -271,7 +199,7 @@ VkResult record(Surface &s, VkCommandBuffer cmd, uint32_t idx) {
   if (opt.clear) {
     float t = static_cast<float>(s.frame % 60) / 60.0f;
     VkClearColorValue colour{{t, 1.0f - t, static_cast<float>(s.id % 4) / 3.0f, 1.0f}};
-    vkCmdClearColorImage(cmd, s.images[idx], VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, &colour, 1, &b.subresourceRange);
+    vkCmdClearColorImage(cmd, s.chain.images[idx], VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, &colour, 1, &b.subresourceRange);
     b.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
     b.newLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
     b.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
@@ -294,8 +222,8 @@ bool frame(Surface &s) {
   s.free_sems.pop_back();
   uint32_t idx = 0;
   auto t0 = Clock::now();
-  VkResult r = opt.fence_acquire ? vkAcquireNextImageKHR(g_device, s.chain, opt.timeout_ns, VK_NULL_HANDLE, s.acquire_fence, &idx)
-                                 : vkAcquireNextImageKHR(g_device, s.chain, opt.timeout_ns, sem, VK_NULL_HANDLE, &idx);
+  VkResult r = opt.fence_acquire ? vkAcquireNextImageKHR(g_device, s.chain.get(), opt.timeout_ns, VK_NULL_HANDLE, s.acquire_fence, &idx)
+                                 : vkAcquireNextImageKHR(g_device, s.chain.get(), opt.timeout_ns, sem, VK_NULL_HANDLE, &idx);
   int64_t took = ms_since(t0);
   if (opt.verbose) say("surface %d: acquire -> %s, image %u, %" PRId64 " ms", s.id, result_name(r), idx, took);
   if (r == VK_TIMEOUT || r == VK_NOT_READY) {
@@ -315,7 +243,7 @@ bool frame(Surface &s) {
   if (r == VK_ERROR_OUT_OF_DATE_KHR) {
     s.free_sems.push_back(sem);
     if (wl_display_get_error(g_display) != 0) return vk_fail("vkAcquireNextImageKHR (connection lost)", r), false;
-    return recreate(s) == VK_SUCCESS;
+    return recreate(s);
   }
   if (r != VK_SUCCESS && r != VK_SUBOPTIMAL_KHR) {
     s.free_sems.push_back(sem);
@@ -362,8 +290,9 @@ bool frame(Surface &s) {
   VkPresentInfoKHR present{VK_STRUCTURE_TYPE_PRESENT_INFO_KHR};
   present.waitSemaphoreCount = present_wait != VK_NULL_HANDLE ? 1 : 0;
   present.pWaitSemaphores = &present_wait;
+  const VkSwapchainKHR chain = s.chain.get();
   present.swapchainCount = 1;
-  present.pSwapchains = &s.chain;
+  present.pSwapchains = &chain;
   present.pImageIndices = &idx;
   t0 = Clock::now();
   {
@@ -390,7 +319,7 @@ bool frame(Surface &s) {
   }
   bool scheduled = opt.recreate_every > 0 && s.frame % static_cast<uint64_t>(opt.recreate_every) == 0 &&
                    (opt.recreate_count < 0 || s.recreated < opt.recreate_count) && r != VK_ERROR_OUT_OF_DATE_KHR;
-  if ((suboptimal || scheduled) && recreate(s) != VK_SUCCESS) return false;
+  if ((suboptimal || scheduled) && !recreate(s)) return false;
   if (opt.expect_timeout ? (s.timed_out && s.frame >= s.frames_target) : s.frame >= s.frames_target) {
     if (opt.end_with_acquire) { // leave one image acquired, unpresented, at destroy
       VkSemaphoreCreateInfo info{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
@@ -398,7 +327,7 @@ bool frame(Surface &s) {
       if ((r = vkCreateSemaphore(g_device, &info, nullptr, &last)) != VK_SUCCESS) return vk_fail("vkCreateSemaphore", r), false;
       s.render_sem.push_back(last); // destroyed with the rest
       uint32_t i;
-      r = vkAcquireNextImageKHR(g_device, s.chain, 1'000'000'000, last, VK_NULL_HANDLE, &i);
+      r = vkAcquireNextImageKHR(g_device, s.chain.get(), 1'000'000'000, last, VK_NULL_HANDLE, &i);
       if (opt.verbose) say("surface %d: final acquire -> %s", s.id, result_name(r));
     }
     return false;
@@ -516,54 +445,29 @@ bool parse(int argc, char **argv) {
   return true;
 }
 
-int setup_vulkan(std::vector<Surface> &surfaces) {
-  const char *inst_ext[] = {VK_KHR_SURFACE_EXTENSION_NAME, VK_KHR_WAYLAND_SURFACE_EXTENSION_NAME};
-  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
-  app.pApplicationName = "sfw-test-client";
-  app.apiVersion = opt.api;
-  VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
-  ici.pApplicationInfo = &app;
-  ici.enabledExtensionCount = 2;
-  ici.ppEnabledExtensionNames = inst_ext;
-  VkResult r = vkCreateInstance(&ici, nullptr, &g_instance);
-  if (r != VK_SUCCESS) return g_instance = VK_NULL_HANDLE, vk_fail("vkCreateInstance", r);
-  for (Surface &s : surfaces) {
-    VkWaylandSurfaceCreateInfoKHR info{VK_STRUCTURE_TYPE_WAYLAND_SURFACE_CREATE_INFO_KHR};
-    info.display = g_display;
-    info.surface = s.wl;
-    if ((r = vkCreateWaylandSurfaceKHR(g_instance, &info, nullptr, &s.vk)) != VK_SUCCESS)
-      return s.vk = VK_NULL_HANDLE, vk_fail("vkCreateWaylandSurfaceKHR", r);
-  }
-  uint32_t n = 0;
-  vkEnumeratePhysicalDevices(g_instance, &n, nullptr);
-  std::vector<VkPhysicalDevice> devs(n);
-  vkEnumeratePhysicalDevices(g_instance, &n, devs.data());
-  for (VkPhysicalDevice d : devs) {
-    uint32_t qn = 0;
-    vkGetPhysicalDeviceQueueFamilyProperties(d, &qn, nullptr);
-    std::vector<VkQueueFamilyProperties> qs(qn);
-    vkGetPhysicalDeviceQueueFamilyProperties(d, &qn, qs.data());
-    for (uint32_t q = 0; q < qn && g_phys == VK_NULL_HANDLE; ++q) {
-      VkBool32 ok = VK_FALSE;
-      if ((qs[q].queueFlags & VK_QUEUE_GRAPHICS_BIT) && vkGetPhysicalDeviceWaylandPresentationSupportKHR(d, q, g_display) &&
-          vkGetPhysicalDeviceSurfaceSupportKHR(d, q, surfaces[0].vk, &ok) == VK_SUCCESS && ok)
-        g_phys = d, g_family = q;
-    }
-  }
-  if (g_phys == VK_NULL_HANDLE) return fail(1, "no device can present to the surface");
-  float prio = 1.0f;
-  VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
-  qci.queueFamilyIndex = g_family;
-  qci.queueCount = 1;
-  qci.pQueuePriorities = &prio;
-  const char *dev_ext[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
-  VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
-  dci.queueCreateInfoCount = 1;
-  dci.pQueueCreateInfos = &qci;
-  dci.enabledExtensionCount = 1;
-  dci.ppEnabledExtensionNames = dev_ext;
-  if ((r = vkCreateDevice(g_phys, &dci, nullptr, &g_device)) != VK_SUCCESS) return g_device = VK_NULL_HANDLE, vk_fail("vkCreateDevice", r);
-  vkGetDeviceQueue(g_device, g_family, 0, &g_queue);
+// The windows, each with an xdg_toplevel, configured.
+int open_windows(sfw::test::WaylandConnection &wayland, wl_display *display, std::vector<sfw::test::Window> &windows) {
+  if (!wayland.adopt(display)) return fail(1, "no wl_compositor or xdg_wm_base");
+  for (size_t i = 0; i < windows.size(); ++i) windows[i].create(wayland, ("sfw-test-client " + std::to_string(i)).c_str());
+  if (!sfw::test::wait_configured(display, windows)) return fail(1, "the compositor did not configure every surface");
+  return 0;
+}
+
+int setup_vulkan(const std::vector<sfw::test::Window> &windows, sfw::test::Instance &instance, sfw::test::Device &device,
+                 std::vector<Surface> &surfaces) {
+  sfw::test::InstanceOptions instance_options;
+  instance_options.app_name = "sfw-test-client";
+  instance_options.api_version = opt.api;
+  if (Status status = sfw::test::create_instance(instance_options, instance); !status) return setup_fail(status);
+  for (size_t i = 0; i < surfaces.size(); ++i)
+    if (Status status = sfw::test::create_wayland_surface(instance.get(), g_display, windows[i].surface(), surfaces[i].vk); !status)
+      return setup_fail(status);
+  sfw::test::PresentingQueue where;
+  if (Status status = sfw::test::find_presenting_queue(instance.get(), g_display, surfaces[0].vk.get(), where); !status)
+    return setup_fail(status);
+  if (Status status = sfw::test::create_device(where, {}, device); !status) return setup_fail(status);
+  g_phys = device.physical, g_device = device.get(), g_queue = device.queue, g_family = device.family;
+  VkResult r;
   for (Surface &s : surfaces) {
     VkCommandPoolCreateInfo pci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
     pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
@@ -580,67 +484,38 @@ int setup_vulkan(std::vector<Surface> &surfaces) {
       if ((r = vkCreateFence(g_device, &fci, nullptr, &f)) != VK_SUCCESS) return vk_fail("vkCreateFence", r);
     VkFenceCreateInfo unsignalled{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     if ((r = vkCreateFence(g_device, &unsignalled, nullptr, &s.acquire_fence)) != VK_SUCCESS) return vk_fail("vkCreateFence", r);
-    if (create_swapchain(s, VK_NULL_HANDLE) != VK_SUCCESS) return g_exit.load();
+    if (!create_swapchain(s, VK_NULL_HANDLE)) return g_exit.load();
     s.frames_target = static_cast<uint64_t>(opt.frames);
   }
   return 0;
 }
 
+// What run()'s owners do not destroy themselves, once the device is idle.
 void cleanup(std::vector<Surface> &surfaces) {
-  if (g_device != VK_NULL_HANDLE) {
-    if (VkResult r = vkDeviceWaitIdle(g_device); r != VK_SUCCESS) say("vkDeviceWaitIdle returned %s", result_name(r));
-    for (Surface &s : surfaces) {
-      destroy_sync_objects(s);
-      for (VkFence f : s.fence)
-        if (f != VK_NULL_HANDLE) vkDestroyFence(g_device, f, nullptr);
-      if (s.acquire_fence != VK_NULL_HANDLE) vkDestroyFence(g_device, s.acquire_fence, nullptr);
-      if (s.pool != VK_NULL_HANDLE) vkDestroyCommandPool(g_device, s.pool, nullptr);
-      if (s.chain != VK_NULL_HANDLE) vkDestroySwapchainKHR(g_device, s.chain, nullptr);
-    }
-    vkDestroyDevice(g_device, nullptr);
-  }
-  for (Surface &s : surfaces)
-    if (s.vk != VK_NULL_HANDLE) vkDestroySurfaceKHR(g_instance, s.vk, nullptr);
-  if (g_instance != VK_NULL_HANDLE) vkDestroyInstance(g_instance, nullptr);
+  if (g_device == VK_NULL_HANDLE) return;
+  if (VkResult r = vkDeviceWaitIdle(g_device); r != VK_SUCCESS) say("vkDeviceWaitIdle returned %s", result_name(r));
   for (Surface &s : surfaces) {
-    if (s.toplevel) xdg_toplevel_destroy(s.toplevel);
-    if (s.xdg) xdg_surface_destroy(s.xdg);
-    if (s.wl) wl_surface_destroy(s.wl);
+    destroy_sync_objects(s);
+    for (VkFence f : s.fence)
+      if (f != VK_NULL_HANDLE) vkDestroyFence(g_device, f, nullptr);
+    if (s.acquire_fence != VK_NULL_HANDLE) vkDestroyFence(g_device, s.acquire_fence, nullptr);
+    if (s.pool != VK_NULL_HANDLE) vkDestroyCommandPool(g_device, s.pool, nullptr);
+    s.chain = {};
   }
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
-  if (!parse(argc, argv)) return usage();
-  auto start = Clock::now();
-  const int fds_at_start = open_fds();
-  g_display = wl_display_connect(nullptr);
-  if (g_display == nullptr) return fprintf(stderr, "sfw-test-client: cannot connect to the Wayland display\n"), 1;
-  wl_registry *registry = wl_display_get_registry(g_display);
-  wl_registry_add_listener(registry, &registry_listener, nullptr);
+// Everything between connecting and the summary line. The owners are declared in creation order, so that
+// they go in the reverse one: swapchains and VkSurfaceKHRs, device, instance, windows, connection.
+int run(wl_display *display) {
+  g_display = display;
+  sfw::test::WaylandConnection wayland;
+  std::vector<sfw::test::Window> windows(static_cast<size_t>(opt.surfaces));
+  sfw::test::Instance instance;
+  sfw::test::Device device;
   std::vector<Surface> surfaces(static_cast<size_t>(opt.surfaces));
-  int rc = 0;
-  if (wl_display_roundtrip(g_display) < 0 || g_compositor == nullptr || g_wm_base == nullptr) {
-    rc = fail(1, "no wl_compositor or xdg_wm_base");
-  } else {
-    for (int i = 0; i < opt.surfaces; ++i) {
-      Surface &s = surfaces[static_cast<size_t>(i)];
-      s.id = i;
-      s.wl = wl_compositor_create_surface(g_compositor);
-      s.xdg = xdg_wm_base_get_xdg_surface(g_wm_base, s.wl);
-      xdg_surface_add_listener(s.xdg, &xdg_surface_listener_, &s);
-      s.toplevel = xdg_surface_get_toplevel(s.xdg);
-      xdg_toplevel_add_listener(s.toplevel, &toplevel_listener, &s);
-      xdg_toplevel_set_title(s.toplevel, ("sfw-test-client " + std::to_string(i)).c_str());
-      wl_surface_commit(s.wl);
-    }
-    for (int tries = 0; tries < 50 && !std::all_of(surfaces.begin(), surfaces.end(), [](auto &s) { return s.configured; }); ++tries)
-      if (wl_display_roundtrip(g_display) < 0) break;
-    if (!std::all_of(surfaces.begin(), surfaces.end(), [](auto &s) { return s.configured; }))
-      rc = fail(1, "the compositor did not configure every surface");
-  }
-  if (rc == 0) rc = setup_vulkan(surfaces);
+  for (size_t i = 0; i < surfaces.size(); ++i) surfaces[i].id = static_cast<int>(i);
+  int rc = open_windows(wayland, display, windows);
+  if (rc == 0) rc = setup_vulkan(windows, instance, device, surfaces);
   if (rc == 0) {
     std::vector<std::vector<Surface *>> per_thread(static_cast<size_t>(opt.threads));
     for (Surface &s : surfaces) per_thread[static_cast<size_t>(s.id % opt.threads)].push_back(&s);
@@ -653,10 +528,18 @@ int main(int argc, char **argv) {
     if (rc == 0 && opt.expect_timeout && g_timeouts == 0) rc = fail(4, "no acquire timed out");
   }
   cleanup(surfaces);
-  if (g_wm_base) xdg_wm_base_destroy(g_wm_base);
-  if (g_compositor) wl_compositor_destroy(g_compositor);
-  wl_registry_destroy(registry);
-  wl_display_disconnect(g_display);
+  return rc;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (!parse(argc, argv)) return usage();
+  auto start = Clock::now();
+  const int fds_at_start = open_fds();
+  wl_display *display = wl_display_connect(nullptr);
+  if (display == nullptr) return fprintf(stderr, "sfw-test-client: cannot connect to the Wayland display\n"), 1;
+  const int rc = run(display);
   // What outlived every destroy call (dma-bufs, sync_files, wl connection): fds_leaked.
   printf("fds_leaked=%d frames=%" PRIu64 " acquires=%" PRIu64 " presents=%" PRIu64 " timeouts=%" PRIu64 " recreated=%" PRIu64
          " elapsed_ms=%" PRId64 " max_present_ms=%" PRId64 " max_timeout_ms=%" PRId64 " exit=%d\n",

@@ -15,6 +15,7 @@
 #include "test_double.h"
 #include "vgem.hpp"
 #include "weston.hpp"
+#include "wsi_client.hpp"
 
 #include <gtest/gtest.h>
 #include <vulkan/vulkan.h>
@@ -44,7 +45,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr const char *kValidationDir = "/usr/share/vulkan/explicit_layer.d";
-constexpr uint64_t kBound = 5'000'000'000; // 5 s: every wait in these tests is bounded
+constexpr uint64_t kBound = sfw::test::kWaitBound; // every wait in these tests is bounded
 constexpr uint32_t kSize = 64;
 
 // ---- the double's test interface, found in-process ----------------------------------------------------
@@ -162,7 +163,7 @@ void note(const char *what) {
   fprintf(stderr, "[sync_test +%.3f s] %s\n", std::chrono::duration<double>(Clock::now() - g_test_start).count(), what);
 }
 
-// ---- the fixture: weston, instance, device, swapchain, per-image command buffers -----------------------
+// ---- the fixture: weston, and a WsiClient (tests/common) on it --------------------------------------------
 
 struct Messages {
   std::mutex mutex;
@@ -231,14 +232,14 @@ protected:
     weston_ = std::make_unique<sfw::test::Weston>(/*hide_dri=*/true);
     wl_display *display = weston_->connect(60s); // TCG: weston takes a while to start
     ASSERT_NE(display, nullptr) << "weston did not start";
-    ASSERT_TRUE(app_.init(display, /*with_toplevel=*/true));
+    sfw::test::Status connected = client_.connect(display);
+    ASSERT_TRUE(connected) << connected.describe();
     note("weston is up");
     ASSERT_NO_FATAL_FAILURE(create_instance());
     note("instance created");
     ASSERT_TRUE(dbl_.find()) << "the test double is not loaded in this process: " << dlerror();
     ASSERT_NO_FATAL_FAILURE(create_device());
     ASSERT_NO_FATAL_FAILURE(create_swapchain());
-    ASSERT_NO_FATAL_FAILURE(create_frame_objects());
     note("swapchain and frame objects created");
   }
 
@@ -250,25 +251,8 @@ protected:
       } catch (...) {
       }
     if (dbl_.handle) dbl_.open_gate();
-    if (device_) {
-      vkDeviceWaitIdle(device_);
-      for (VkSemaphore s : render_done_) vkDestroySemaphore(device_, s, nullptr);
-      if (acquired_) vkDestroySemaphore(device_, acquired_, nullptr);
-      if (acquire_fence_) vkDestroyFence(device_, acquire_fence_, nullptr);
-      if (frame_fence_) vkDestroyFence(device_, frame_fence_, nullptr);
-      if (pool_) vkDestroyCommandPool(device_, pool_, nullptr);
-      if (swapchain_) vkDestroySwapchainKHR(device_, swapchain_, nullptr);
-      vkDestroyDevice(device_, nullptr);
-    }
-    if (surface_) vkDestroySurfaceKHR(instance_, surface_, nullptr);
+    client_.destroy();
     dbl_.release();
-    if (messenger_) {
-      auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
-          vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));
-      destroy(instance_, messenger_, nullptr);
-    }
-    if (instance_) vkDestroyInstance(instance_, nullptr);
-    app_.destroy();
     weston_.reset();
     std::lock_guard lock(messages_.mutex);
     std::string text;
@@ -300,219 +284,85 @@ protected:
     setenv("VK_LAYER_PATH", path.c_str(), 1);
     setenv("VK_INSTANCE_LAYERS", layers.c_str(), 1);
 
-    const char *extensions[] = {VK_KHR_SURFACE_EXTENSION_NAME, VK_KHR_WAYLAND_SURFACE_EXTENSION_NAME,
-                                VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
     VkDebugUtilsMessengerCreateInfoEXT messenger{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
     messenger.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT;
     messenger.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                             VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
     messenger.pfnUserCallback = &on_message;
     messenger.pUserData = &messages_;
-    VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
-    app.pApplicationName = "syncfile-wsi sync_test";
-    app.apiVersion = VK_API_VERSION_1_1;
-    VkInstanceCreateInfo info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
-    info.pNext = &messenger;
-    info.pApplicationInfo = &app;
-    info.enabledExtensionCount = 3;
-    info.ppEnabledExtensionNames = extensions;
+    sfw::test::InstanceOptions options;
+    options.app_name = "syncfile-wsi sync_test";
+    options.debug_messenger = &messenger;
     StderrCapture capture;
-    VkResult r = vkCreateInstance(&info, nullptr, &instance_);
+    sfw::test::Status status = client_.create_instance(options);
     std::string log = capture.finish();
-    ASSERT_EQ(r, VK_SUCCESS) << log;
+    ASSERT_TRUE(status) << status.describe() << "\n" << log;
     check_order(log, "vkCreateInstance");
-    auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
-        vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
-    ASSERT_NE(create, nullptr);
-    ASSERT_EQ(create(instance_, &messenger, nullptr, &messenger_), VK_SUCCESS);
-
-    VkWaylandSurfaceCreateInfoKHR surface{VK_STRUCTURE_TYPE_WAYLAND_SURFACE_CREATE_INFO_KHR};
-    surface.display = app_.display;
-    surface.surface = app_.surface;
-    ASSERT_EQ(vkCreateWaylandSurfaceKHR(instance_, &surface, nullptr, &surface_), VK_SUCCESS);
   }
 
   void create_device() {
-    uint32_t count = 0;
-    ASSERT_EQ(vkEnumeratePhysicalDevices(instance_, &count, nullptr), VK_SUCCESS);
-    std::vector<VkPhysicalDevice> devices(count);
-    ASSERT_EQ(vkEnumeratePhysicalDevices(instance_, &count, devices.data()), VK_SUCCESS);
-    for (VkPhysicalDevice d : devices) {
-      VkBool32 supported = VK_FALSE;
-      if (vkGetPhysicalDeviceSurfaceSupportKHR(d, 0, surface_, &supported) == VK_SUCCESS && supported) {
-        physical_ = d;
-        break;
-      }
-    }
-    ASSERT_NE(physical_, VK_NULL_HANDLE) << "no device presents to the surface";
-    if (validation() && modifier_features2_missing(physical_, VK_FORMAT_B8G8R8A8_UNORM)) {
+    StderrCapture capture;
+    sfw::test::Status status = client_.create_device({});
+    std::string log = capture.finish();
+    ASSERT_TRUE(status) << status.describe() << "\n" << log;
+    check_order(log, "vkCreateDevice");
+    // Before the swapchain's images, which are what validation would blame.
+    if (validation() && modifier_features2_missing(client_.device.physical, VK_FORMAT_B8G8R8A8_UNORM)) {
       std::lock_guard lock(messages_.mutex);
       messages_.ignore_empty_modifier_features = true;
     }
-    float priority = 1.0f;
-    VkDeviceQueueCreateInfo queue{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
-    queue.queueFamilyIndex = 0;
-    queue.queueCount = 1;
-    queue.pQueuePriorities = &priority;
-    const char *extensions[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME};
-    VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
-    info.queueCreateInfoCount = 1;
-    info.pQueueCreateInfos = &queue;
-    info.enabledExtensionCount = 1;
-    info.ppEnabledExtensionNames = extensions;
-    StderrCapture capture;
-    VkResult r = vkCreateDevice(physical_, &info, nullptr, &device_);
-    std::string log = capture.finish();
-    ASSERT_EQ(r, VK_SUCCESS) << log;
-    check_order(log, "vkCreateDevice");
-    vkGetDeviceQueue(device_, 0, 0, &queue_);
   }
 
+  // FIFO, kSize x kSize B8G8R8A8_UNORM images, and the frame objects.
   void create_swapchain() {
-    VkSurfaceCapabilitiesKHR caps;
-    ASSERT_EQ(vkGetPhysicalDeviceSurfaceCapabilitiesKHR(physical_, surface_, &caps), VK_SUCCESS);
-    ASSERT_TRUE(caps.supportedUsageFlags & VK_IMAGE_USAGE_TRANSFER_DST_BIT);
-    uint32_t count = 0;
-    ASSERT_EQ(vkGetPhysicalDeviceSurfaceFormatsKHR(physical_, surface_, &count, nullptr), VK_SUCCESS);
-    std::vector<VkSurfaceFormatKHR> formats(count);
-    ASSERT_EQ(vkGetPhysicalDeviceSurfaceFormatsKHR(physical_, surface_, &count, formats.data()), VK_SUCCESS);
-    bool found = false;
-    for (const auto &f : formats) found |= f.format == VK_FORMAT_B8G8R8A8_UNORM;
-    ASSERT_TRUE(found) << "no B8G8R8A8_UNORM";
-    VkSwapchainCreateInfoKHR info{VK_STRUCTURE_TYPE_SWAPCHAIN_CREATE_INFO_KHR};
-    info.surface = surface_;
-    info.minImageCount = caps.minImageCount;
-    info.imageFormat = VK_FORMAT_B8G8R8A8_UNORM;
-    info.imageColorSpace = VK_COLOR_SPACE_SRGB_NONLINEAR_KHR;
-    info.imageExtent = {kSize, kSize};
-    info.imageArrayLayers = 1;
-    info.imageUsage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT;
-    info.imageSharingMode = VK_SHARING_MODE_EXCLUSIVE;
-    info.preTransform = VK_SURFACE_TRANSFORM_IDENTITY_BIT_KHR;
-    info.compositeAlpha = (caps.supportedCompositeAlpha & VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR)
-                              ? VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR
-                              : VK_COMPOSITE_ALPHA_PRE_MULTIPLIED_BIT_KHR;
-    info.presentMode = VK_PRESENT_MODE_FIFO_KHR;
-    info.clipped = VK_TRUE;
-    ASSERT_EQ(vkCreateSwapchainKHR(device_, &info, nullptr, &swapchain_), VK_SUCCESS);
-    ASSERT_EQ(vkGetSwapchainImagesKHR(device_, swapchain_, &count, nullptr), VK_SUCCESS);
-    images_.resize(count);
-    ASSERT_EQ(vkGetSwapchainImagesKHR(device_, swapchain_, &count, images_.data()), VK_SUCCESS);
+    sfw::test::SwapchainOptions options;
+    options.extent = {kSize, kSize};
+    sfw::test::Status status = client_.create_swapchain(options);
+    ASSERT_TRUE(status) << status.describe();
+    ASSERT_EQ(client_.swapchain.format.format, VK_FORMAT_B8G8R8A8_UNORM) << "no B8G8R8A8_UNORM";
+    const std::vector<VkImage> &images = client_.swapchain.images;
 
     // The double saw one dma-buf export per image, in image order (the layer owns the swapchain).
-    std::vector<int> fds(images_.size() + 8, -1);
+    std::vector<int> fds(images.size() + 8, -1);
     int n = dbl_.dmabufs(fds.data(), static_cast<int>(fds.size()));
     for (int i = 0; i < n && i < static_cast<int>(fds.size()); ++i) dmabufs_.emplace_back(fds[static_cast<size_t>(i)]);
-    ASSERT_EQ(static_cast<size_t>(n), images_.size()) << "the double saw " << n << " dma-buf exports for " << images_.size()
-                                                      << " swapchain images: does syncfile-wsi own this swapchain?";
+    ASSERT_EQ(static_cast<size_t>(n), images.size()) << "the double saw " << n << " dma-buf exports for " << images.size()
+                                                     << " swapchain images: does syncfile-wsi own this swapchain?";
     for (const UniqueFd &fd : dmabufs_) ASSERT_TRUE(sfw::kernel::is_dmabuf(fd.get()));
     // Without validation in between, handles are the driver's: check the order against the images.
     if (!validation())
-      for (size_t i = 0; i < images_.size(); ++i) {
-        UniqueFd by_image(dbl_.dmabuf_of_image(reinterpret_cast<uint64_t>(images_[i])));
+      for (size_t i = 0; i < images.size(); ++i) {
+        UniqueFd by_image(dbl_.dmabuf_of_image(reinterpret_cast<uint64_t>(images[i])));
         ASSERT_TRUE(by_image) << "image " << i << " has no dedicated dma-buf";
         EXPECT_TRUE(same_file(by_image.get(), dmabufs_[i].get())) << "image " << i;
       }
-  }
-
-  void create_frame_objects() {
-    VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
-    pool.queueFamilyIndex = 0;
-    ASSERT_EQ(vkCreateCommandPool(device_, &pool, nullptr, &pool_), VK_SUCCESS);
-    cmds_.resize(images_.size());
-    VkCommandBufferAllocateInfo alloc{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    alloc.commandPool = pool_;
-    alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    alloc.commandBufferCount = static_cast<uint32_t>(cmds_.size());
-    ASSERT_EQ(vkAllocateCommandBuffers(device_, &alloc, cmds_.data()), VK_SUCCESS);
-    for (size_t i = 0; i < cmds_.size(); ++i) {
-      VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-      ASSERT_EQ(vkBeginCommandBuffer(cmds_[i], &begin), VK_SUCCESS);
-      VkImageMemoryBarrier barrier{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
-      barrier.srcAccessMask = 0;
-      barrier.dstAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-      barrier.oldLayout = VK_IMAGE_LAYOUT_UNDEFINED;
-      barrier.newLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
-      barrier.srcQueueFamilyIndex = barrier.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-      barrier.image = images_[i];
-      barrier.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 1, 0, 1};
-      vkCmdPipelineBarrier(cmds_[i], VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 0, nullptr, 0, nullptr,
-                           1, &barrier);
-      VkClearColorValue colour{};
-      colour.float32[0] = (i & 1) ? 1.0f : 0.0f;
-      colour.float32[1] = (i & 2) ? 1.0f : 0.0f;
-      colour.float32[2] = 0.5f;
-      colour.float32[3] = 1.0f;
-      vkCmdClearColorImage(cmds_[i], images_[i], VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, &colour, 1, &barrier.subresourceRange);
-      barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
-      barrier.dstAccessMask = 0;
-      barrier.oldLayout = VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL;
-      barrier.newLayout = VK_IMAGE_LAYOUT_PRESENT_SRC_KHR;
-      vkCmdPipelineBarrier(cmds_[i], VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, 0, 0, nullptr, 0,
-                           nullptr, 1, &barrier);
-      ASSERT_EQ(vkEndCommandBuffer(cmds_[i]), VK_SUCCESS);
-    }
-    VkSemaphoreCreateInfo sem{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
-    render_done_.resize(images_.size());
-    for (VkSemaphore &s : render_done_) ASSERT_EQ(vkCreateSemaphore(device_, &sem, nullptr, &s), VK_SUCCESS);
-    ASSERT_EQ(vkCreateSemaphore(device_, &sem, nullptr, &acquired_), VK_SUCCESS);
-    VkFenceCreateInfo fence{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
-    ASSERT_EQ(vkCreateFence(device_, &fence, nullptr, &acquire_fence_), VK_SUCCESS);
-    ASSERT_EQ(vkCreateFence(device_, &fence, nullptr, &frame_fence_), VK_SUCCESS);
   }
 
   // ---- one frame, in pieces ------------------------------------------------------------------------
 
   // Acquires with the semaphore and the fence (as most apps do); does not wait for the fence.
   void acquire(uint32_t *index) {
-    wl_display_dispatch_pending(app_.display); // the app's own queue: pings, configures
-    ASSERT_EQ(vkAcquireNextImageKHR(device_, swapchain_, kBound, acquired_, acquire_fence_, index), VK_SUCCESS);
-    ASSERT_LT(*index, images_.size());
+    ASSERT_EQ(client_.acquire(client_.acquire_fence.get(), index), VK_SUCCESS);
+    ASSERT_LT(*index, image_count());
   }
 
-  void wait_acquire_fence() {
-    ASSERT_EQ(vkWaitForFences(device_, 1, &acquire_fence_, VK_TRUE, kBound), VK_SUCCESS);
-    ASSERT_EQ(vkResetFences(device_, 1, &acquire_fence_), VK_SUCCESS);
-  }
+  void wait_acquire_fence() { ASSERT_EQ(client_.wait_and_reset(client_.acquire_fence.get()), VK_SUCCESS); }
 
   // Renders image `index` (waiting for its acquire semaphore).
-  void render(uint32_t index) {
-    VkPipelineStageFlags stage = VK_PIPELINE_STAGE_TRANSFER_BIT;
-    VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-    submit.waitSemaphoreCount = 1;
-    submit.pWaitSemaphores = &acquired_;
-    submit.pWaitDstStageMask = &stage;
-    submit.commandBufferCount = 1;
-    submit.pCommandBuffers = &cmds_[index];
-    submit.signalSemaphoreCount = 1;
-    submit.pSignalSemaphores = &render_done_[index];
-    ASSERT_EQ(vkQueueSubmit(queue_, 1, &submit, frame_fence_), VK_SUCCESS);
-  }
+  void render(uint32_t index) { ASSERT_EQ(client_.render(index, client_.frame_fence.get()), VK_SUCCESS); }
 
-  VkResult present(uint32_t index) {
-    VkPresentInfoKHR info{VK_STRUCTURE_TYPE_PRESENT_INFO_KHR};
-    info.waitSemaphoreCount = 1;
-    info.pWaitSemaphores = &render_done_[index];
-    info.swapchainCount = 1;
-    info.pSwapchains = &swapchain_;
-    info.pImageIndices = &index;
-    return vkQueuePresentKHR(queue_, &info);
-  }
+  VkResult present(uint32_t index) { return client_.present(index); }
 
   // The frame's own rendering is done: its acquire semaphore and command buffer may be reused.
-  void wait_frame() {
-    ASSERT_EQ(vkWaitForFences(device_, 1, &frame_fence_, VK_TRUE, kBound), VK_SUCCESS);
-    ASSERT_EQ(vkResetFences(device_, 1, &frame_fence_), VK_SUCCESS);
-  }
+  void wait_frame() { ASSERT_EQ(client_.wait_and_reset(client_.frame_fence.get()), VK_SUCCESS); }
 
   // A whole ordinary frame; returns the presented index.
   void frame(uint32_t *index) {
-    ASSERT_NO_FATAL_FAILURE(acquire(index));
-    ASSERT_NO_FATAL_FAILURE(wait_acquire_fence());
-    ASSERT_NO_FATAL_FAILURE(render(*index));
-    ASSERT_EQ(present(*index), VK_SUCCESS);
-    ASSERT_NO_FATAL_FAILURE(wait_frame());
+    ASSERT_EQ(client_.frame(index), VK_SUCCESS);
+    ASSERT_LT(*index, image_count());
   }
+
+  uint32_t image_count() const { return static_cast<uint32_t>(client_.swapchain.images.size()); }
 
   void frames(uint32_t n, uint32_t *last = nullptr) {
     uint32_t index = 0;
@@ -523,30 +373,16 @@ protected:
   std::unique_ptr<sfw::test::Vgem> vgem_;
   std::vector<uint32_t> outstanding_vgem_;
   std::unique_ptr<sfw::test::Weston> weston_;
-  sfw::test::App app_;
   Messages messages_;
   DoubleApi dbl_;
-  VkInstance instance_ = VK_NULL_HANDLE;
-  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
-  VkSurfaceKHR surface_ = VK_NULL_HANDLE;
-  VkPhysicalDevice physical_ = VK_NULL_HANDLE;
-  VkDevice device_ = VK_NULL_HANDLE;
-  VkQueue queue_ = VK_NULL_HANDLE;
-  VkSwapchainKHR swapchain_ = VK_NULL_HANDLE;
-  std::vector<VkImage> images_;
+  sfw::test::WsiClient client_;
   std::vector<UniqueFd> dmabufs_; // the double's dups, by image index
-  VkCommandPool pool_ = VK_NULL_HANDLE;
-  std::vector<VkCommandBuffer> cmds_;
-  std::vector<VkSemaphore> render_done_; // per image: the present waits on it
-  VkSemaphore acquired_ = VK_NULL_HANDLE;
-  VkFence acquire_fence_ = VK_NULL_HANDLE;
-  VkFence frame_fence_ = VK_NULL_HANDLE;
 };
 
 // ---- the tests -------------------------------------------------------------------------------------------
 
 TEST_P(SyncTest, AcquireWaitsForCompositor) {
-  const uint32_t n = static_cast<uint32_t>(images_.size());
+  const uint32_t n = image_count();
   uint32_t target = 0;
   ASSERT_NO_FATAL_FAILURE(frames(2 * n, &target)); // warm up; `target` is on screen now
   note("warmed up");
@@ -579,8 +415,10 @@ TEST_P(SyncTest, AcquireWaitsForCompositor) {
   note("the fenced image is acquired");
 
   // Acquired, but its acquire fence waits for the compositor's read.
-  EXPECT_EQ(vkGetFenceStatus(device_, acquire_fence_), VK_NOT_READY);
-  EXPECT_EQ(vkWaitForFences(device_, 1, &acquire_fence_, VK_TRUE, 300'000'000), VK_TIMEOUT);
+  const VkDevice device = client_.device.get();
+  const VkFence acquire_fence = client_.acquire_fence.get();
+  EXPECT_EQ(vkGetFenceStatus(device, acquire_fence), VK_NOT_READY);
+  EXPECT_EQ(vkWaitForFences(device, 1, &acquire_fence, VK_TRUE, 300'000'000), VK_TIMEOUT);
   ASSERT_LT(Clock::now() - fenced_at, 8s) << "too slow: vgem signals by itself after 10 s, which would prove nothing";
 
   // The read finishes, on another thread; then the acquire completes, promptly.
@@ -594,13 +432,13 @@ TEST_P(SyncTest, AcquireWaitsForCompositor) {
       ADD_FAILURE() << e.what();
     }
   });
-  VkResult waited = vkWaitForFences(device_, 1, &acquire_fence_, VK_TRUE, kBound);
+  VkResult waited = vkWaitForFences(device, 1, &acquire_fence, VK_TRUE, kBound);
   const int64_t completed_at = Clock::now().time_since_epoch().count();
   compositor.join();
   outstanding_vgem_.clear();
   ASSERT_EQ(waited, VK_SUCCESS) << "the acquire fence did not follow the compositor's read";
   EXPECT_GE(completed_at, signalled_at.load()) << "the acquire fence signalled before the read had finished";
-  ASSERT_EQ(vkResetFences(device_, 1, &acquire_fence_), VK_SUCCESS);
+  ASSERT_EQ(vkResetFences(device, 1, &acquire_fence), VK_SUCCESS);
 
   // The image renders and presents as usual, and the swapchain goes on.
   ASSERT_NO_FATAL_FAILURE(render(index));
@@ -610,7 +448,7 @@ TEST_P(SyncTest, AcquireWaitsForCompositor) {
 }
 
 TEST_P(SyncTest, PresentFencesBufferWithoutWaitingForGpu) {
-  const uint32_t n = static_cast<uint32_t>(images_.size());
+  const uint32_t n = image_count();
   ASSERT_NO_FATAL_FAILURE(frames(n));
   note("warmed up");
   const sfw_test_double_stats before = dbl_.stats();

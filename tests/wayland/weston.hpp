@@ -3,7 +3,7 @@
 // Shared by tests/e2e (host) and tests/vm (inside the VM, where weston must not see /dev/dri).
 #pragma once
 
-#include "xdg-shell-client-protocol.h"
+#include "wayland_window.hpp" // App's connection and window
 
 #include <wayland-client.h>
 
@@ -110,62 +110,31 @@ private:
 };
 
 // What an app would hold, on the default queue: wl_compositor, one wl_surface, and (with `toplevel`) an
-// xdg_toplevel, acknowledged, so weston maps the surface once a buffer arrives.
+// xdg_toplevel, acknowledged, so weston maps the surface once a buffer arrives. `display` and `surface`
+// are the tests' view of what `connection_` and `window_` own.
 struct App {
   wl_display *display = nullptr;
-  wl_compositor *compositor = nullptr;
-  xdg_wm_base *wm_base = nullptr;
   wl_surface *surface = nullptr;
-  xdg_surface *xdg = nullptr;
-  xdg_toplevel *toplevel = nullptr;
-  bool configured = false;
 
   bool init(wl_display *d, bool with_toplevel = false) {
     display = d;
-    wl_registry *registry = wl_display_get_registry(display);
-    static const wl_registry_listener listener = {
-        [](void *data, wl_registry *r, uint32_t name, const char *iface, uint32_t version) {
-          auto *app = static_cast<App *>(data);
-          if (strcmp(iface, "wl_compositor") == 0)
-            app->compositor = static_cast<wl_compositor *>(
-                wl_registry_bind(r, name, &wl_compositor_interface, version < 4 ? version : 4));
-          else if (strcmp(iface, "xdg_wm_base") == 0)
-            app->wm_base = static_cast<xdg_wm_base *>(wl_registry_bind(r, name, &xdg_wm_base_interface, 1));
-        },
-        [](void *, wl_registry *, uint32_t) {}};
-    wl_registry_add_listener(registry, &listener, this);
-    wl_display_roundtrip(display);
-    wl_registry_destroy(registry);
-    if (compositor == nullptr || wm_base == nullptr) return false;
-    static const xdg_wm_base_listener wm_listener = {
-        [](void *, xdg_wm_base *base, uint32_t serial) { xdg_wm_base_pong(base, serial); }};
-    xdg_wm_base_add_listener(wm_base, &wm_listener, this);
-    surface = wl_compositor_create_surface(compositor);
-    if (with_toplevel) {
-      xdg = xdg_wm_base_get_xdg_surface(wm_base, surface);
-      static const xdg_surface_listener xdg_listener = {[](void *data, xdg_surface *s, uint32_t serial) {
-        xdg_surface_ack_configure(s, serial);
-        static_cast<App *>(data)->configured = true;
-      }};
-      xdg_surface_add_listener(xdg, &xdg_listener, this);
-      toplevel = xdg_surface_get_toplevel(xdg);
-      xdg_toplevel_set_title(toplevel, "syncfile-wsi test");
-      wl_surface_commit(surface); // no buffer: asks for the first configure
-      while (!configured)
-        if (wl_display_roundtrip(display) < 0) return false;
-    }
+    if (!connection_.adopt(d)) return false;
+    window_.create(connection_, with_toplevel ? "syncfile-wsi test" : nullptr);
+    surface = window_.surface();
+    if (!wait_configured(display, {&window_, 1})) return false;
     return wl_display_roundtrip(display) >= 0;
   }
   // After the compositor died the proxies are still ours to free (nothing goes out).
   void destroy() {
-    if (toplevel) xdg_toplevel_destroy(toplevel);
-    if (xdg) xdg_surface_destroy(xdg);
-    if (surface) wl_surface_destroy(surface);
-    if (wm_base) xdg_wm_base_destroy(wm_base);
-    if (compositor) wl_compositor_destroy(compositor);
-    if (display) wl_display_disconnect(display);
-    *this = App{};
+    window_.reset();
+    connection_.reset();
+    display = nullptr;
+    surface = nullptr;
   }
+
+private:
+  WaylandConnection connection_;
+  Window window_;
 };
 
 // True when no event waits on the app's default queue: the layer stole nothing and leaked nothing there.
