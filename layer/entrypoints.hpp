@@ -71,10 +71,10 @@
   X(CreateImage, custom, "", 0)                                                                   \
   X(BindImageMemory2, custom, "", SFW_V(1, 1))                                                    \
   X(BindImageMemory2KHR, custom, "VK_KHR_bind_memory2", 0)                                        \
-  X(GetDeviceImageMemoryRequirements, forward, "", SFW_V(1, 3))                                    \
-  X(GetDeviceImageMemoryRequirementsKHR, forward, "VK_KHR_maintenance4", 0)                        \
-  X(GetDeviceImageSparseMemoryRequirements, forward, "", SFW_V(1, 3))                              \
-  X(GetDeviceImageSparseMemoryRequirementsKHR, forward, "VK_KHR_maintenance4", 0)
+  X(GetDeviceImageMemoryRequirements, custom, "", SFW_V(1, 3))                                     \
+  X(GetDeviceImageMemoryRequirementsKHR, custom, "VK_KHR_maintenance4", 0)                         \
+  X(GetDeviceImageSparseMemoryRequirements, custom, "", SFW_V(1, 3))                               \
+  X(GetDeviceImageSparseMemoryRequirementsKHR, custom, "VK_KHR_maintenance4", 0)
 
 // Driver functions the layer calls for itself without intercepting them: X(name).
 #define SFW_INSTANCE_CALLS(X)                                                                       \
