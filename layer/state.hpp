@@ -80,7 +80,8 @@ struct DeviceState {
   bool drm_modifiers_enabled = false;
   std::mutex swapchains_mutex;
   HostMap<VkSwapchainKHR, std::shared_ptr<LayerSwapchain>> swapchains;
-  std::shared_ptr<LayerSwapchain> layer_swapchain(VkSwapchainKHR handle) {
+  // A look-up: allocates nothing.
+  std::shared_ptr<LayerSwapchain> layer_swapchain(VkSwapchainKHR handle) noexcept {
     if (handle == VK_NULL_HANDLE) return nullptr;
     std::lock_guard lock(swapchains_mutex);
     auto it = swapchains.find(handle);

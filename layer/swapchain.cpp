@@ -169,12 +169,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkGetSwapchainImagesKHR(VkDevice device, VkSwapch
                                                        VkImage *images) noexcept {
   DeviceState *dev = device_of(device);
   if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  std::shared_ptr<LayerSwapchain> sc;
-  try {
-    sc = dev->layer_swapchain(swapchain);
-  } catch (const std::bad_alloc &) {
-    return VK_ERROR_OUT_OF_HOST_MEMORY;
-  }
+  std::shared_ptr<LayerSwapchain> sc = dev->layer_swapchain(swapchain);
   if (!sc) return dev->dispatch.GetSwapchainImagesKHR(device, swapchain, count, images);
   return sc->engine->get_images(count, images);
 }
@@ -217,12 +212,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkAcquireNextImageKHR(VkDevice device, VkSwapchai
                                                      VkSemaphore semaphore, VkFence fence, uint32_t *index) noexcept {
   DeviceState *dev = device_of(device);
   if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  std::shared_ptr<LayerSwapchain> sc;
-  try {
-    sc = dev->layer_swapchain(swapchain);
-  } catch (const std::bad_alloc &) {
-    return VK_ERROR_OUT_OF_HOST_MEMORY;
-  }
+  std::shared_ptr<LayerSwapchain> sc = dev->layer_swapchain(swapchain);
   if (!sc) return dev->dispatch.AcquireNextImageKHR(device, swapchain, timeout, semaphore, fence, index);
   return acquire(*dev, *sc, timeout, semaphore, fence, index);
 }
@@ -231,12 +221,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkAcquireNextImage2KHR(VkDevice device, const VkA
                                                       uint32_t *index) noexcept {
   DeviceState *dev = device_of(device);
   if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
-  std::shared_ptr<LayerSwapchain> sc;
-  try {
-    sc = dev->layer_swapchain(info->swapchain);
-  } catch (const std::bad_alloc &) {
-    return VK_ERROR_OUT_OF_HOST_MEMORY;
-  }
+  std::shared_ptr<LayerSwapchain> sc = dev->layer_swapchain(info->swapchain);
   if (!sc) return dev->dispatch.AcquireNextImage2KHR(device, info, index);
   return acquire(*dev, *sc, info->timeout, info->semaphore, info->fence, index);
 }

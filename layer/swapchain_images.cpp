@@ -48,12 +48,7 @@ VkResult as_driver_sees_it(DeviceState &dev, const char *call, const VkImageCrea
   bool first = false;
   auto *link = find_in_chain<VkImageSwapchainCreateInfoKHR>(info->pNext, VK_STRUCTURE_TYPE_IMAGE_SWAPCHAIN_CREATE_INFO_KHR,
                                                             &rest, &first);
-  std::shared_ptr<LayerSwapchain> sc;
-  try {
-    if (link != nullptr) sc = dev.layer_swapchain(link->swapchain);
-  } catch (const std::bad_alloc &) {
-    return VK_ERROR_OUT_OF_HOST_MEMORY;
-  }
+  std::shared_ptr<LayerSwapchain> sc = link != nullptr ? dev.layer_swapchain(link->swapchain) : nullptr;
   if (!sc) return VK_SUCCESS;
   if (!first) {
     SFW_LOG_ONCE(LogLevel::error, "%s: VkImageSwapchainCreateInfoKHR must come first in pNext for a layer swapchain", call);
