@@ -73,35 +73,35 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     damage.reserve(most);
   }
   Vector<VkCommandBuffer> cmds; // the take-backs first, then each swapchain's release
-  {
+  if (dev.pending_acquires.load(std::memory_order_relaxed) == 0) {
+    cmds.reserve(n); // nothing to take back: no lock
+  } else {
     // The app's waits, each once; a wait on a still-pending acquire semaphore (present without
     // rendering) first takes that image back from the compositor.
     std::lock_guard lock(dev.swapchains_mutex);
     cmds.reserve(n + dev.pending.size() + dev.pending_next.size());
-    if (dev.pending_acquires.load(std::memory_order_relaxed) != 0) {
-      for (auto w = waits.begin(); w != waits.end();) {
-        auto it = dev.find_pending_locked(*w);
-        if (it == dev.pending.end()) {
-          ++w;
-          continue;
-        }
-        Swapchain::TakeBack take;
-        if (it->swapchain->engine->take_back(it->index, family, &take) == VK_SUCCESS && take.cmd != VK_NULL_HANDLE)
-          cmds.push_back(take.cmd);
-        dev.pending.erase(it);
-        dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
-        // Lazy: nobody signals that semaphore; the CPU wait in take_back replaced the wait on it.
-        w = take.lazy ? waits.erase(w) : w + 1;
+    for (auto w = waits.begin(); w != waits.end();) {
+      auto it = dev.find_pending_locked(*w);
+      if (it == dev.pending.end()) {
+        ++w;
+        continue;
       }
-      // Fence-only acquires presented without a submit in between.
-      for (auto &entry : dev.pending_next) {
-        Swapchain::TakeBack take;
-        if (entry.swapchain->engine->take_back(entry.index, family, &take) == VK_SUCCESS && take.cmd != VK_NULL_HANDLE)
-          cmds.push_back(take.cmd);
-        dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
-      }
-      dev.pending_next.clear();
+      Swapchain::TakeBack take;
+      if (it->swapchain->engine->take_back(it->index, family, &take) == VK_SUCCESS && take.cmd != VK_NULL_HANDLE)
+        cmds.push_back(take.cmd);
+      dev.pending.erase(it);
+      dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+      // Lazy: nobody signals that semaphore; the CPU wait in take_back replaced the wait on it.
+      w = take.lazy ? waits.erase(w) : w + 1;
     }
+    // Fence-only acquires presented without a submit in between.
+    for (auto &entry : dev.pending_next) {
+      Swapchain::TakeBack take;
+      if (entry.swapchain->engine->take_back(entry.index, family, &take) == VK_SUCCESS && take.cmd != VK_NULL_HANDLE)
+        cmds.push_back(take.cmd);
+      dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+    }
+    dev.pending_next.clear();
   }
   for (uint32_t i = 0; i < n; ++i) {
     results[i] = owned[i]->engine->prepare_present(info->pImageIndices[i], family, &parts[i]);

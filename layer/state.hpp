@@ -107,6 +107,17 @@ struct DeviceState {
     pending.reserve(pending.size() + images);
     pending_next.reserve(pending_next.size() + images);
   }
+  // Drops the entries `match` picks from both lists (caller holds swapchains_mutex).
+  template <typename Match> void drop_pending_locked(Match &&match) noexcept {
+    for (auto *list : {&pending, &pending_next})
+      for (auto it = list->begin(); it != list->end();)
+        if (match(*it)) {
+          it = list->erase(it);
+          pending_acquires.fetch_sub(1, std::memory_order_relaxed);
+        } else {
+          ++it;
+        }
+  }
   // The semaphore's entry, or pending.end() (caller holds swapchains_mutex).
   Vector<PendingAcquire>::iterator find_pending_locked(VkSemaphore semaphore) noexcept {
     for (auto it = pending.begin(); it != pending.end(); ++it)

@@ -151,14 +151,8 @@ VKAPI_ATTR void VKAPI_CALL vkDestroySwapchainKHR(VkDevice device, VkSwapchainKHR
       // Acquires never waited on: their images go with the swapchain, and a semaphore loaded with the
       // compositor's reads still works for a late wait. Only a lazy one (never loaded) is kept, so the
       // submit that waits on it still signals it.
-      for (auto *list : {&dev->pending, &dev->pending_next})
-        for (auto e = list->begin(); e != list->end();)
-          if (e->swapchain == sc && !sc->engine->is_lazy(e->index)) {
-            e = list->erase(e);
-            dev->pending_acquires.fetch_sub(1, std::memory_order_relaxed);
-          } else {
-            ++e;
-          }
+      dev->drop_pending_locked(
+          [&](const DeviceState::PendingAcquire &e) { return e.swapchain == sc && !sc->engine->is_lazy(e.index); });
     }
   }
   if (!sc) return dev->dispatch.DestroySwapchainKHR(device, swapchain, allocator);
@@ -185,17 +179,9 @@ static VkResult acquire(DeviceState &dev, LayerSwapchain &sc, uint64_t timeout, 
     auto self = dev.swapchains.find(to_handle(&sc));
     if (self != dev.swapchains.end()) {
       // One entry per image and per semaphore: a newer acquire replaces an entry never consumed.
-      auto stale = [&](const DeviceState::PendingAcquire &e) {
+      dev.drop_pending_locked([&](const DeviceState::PendingAcquire &e) {
         return (e.swapchain.get() == &sc && e.index == *index) || (semaphore != VK_NULL_HANDLE && e.semaphore == semaphore);
-      };
-      for (auto *list : {&dev.pending, &dev.pending_next})
-        for (auto it = list->begin(); it != list->end();)
-          if (stale(*it)) {
-            it = list->erase(it);
-            dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
-          } else {
-            ++it;
-          }
+      });
       auto &list = semaphore != VK_NULL_HANDLE ? dev.pending : dev.pending_next;
       if (list.size() == list.capacity()) { // cannot happen (see reserve_pending_locked); never allocate here
         SFW_ERROR("vkAcquireNextImageKHR: no room to remember image %u for its take-back", *index);
