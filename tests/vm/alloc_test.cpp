@@ -9,14 +9,14 @@
 //    VK_ERROR_OUT_OF_HOST_MEMORY, no other call fails, and after destroying the swapchain nothing of it is
 //    left (object and command scope), the device's own allocations are back where they were, no fd is
 //    leaked, and a new swapchain then runs frames.
-#include "test_double.h"
+#include "../unit/open_fds.hpp"
+#include "double_api.hpp"
 #include "weston.hpp"
 #include "wsi_client.hpp"
 
 #include <gtest/gtest.h>
 #include <vulkan/vulkan.h>
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 using namespace std::chrono_literals;
@@ -32,15 +33,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr uint32_t kFrames = 7; // four images: the first four frames make per-image objects, the rest take images back
-
-int open_fds() {
-  int n = 0;
-  if (DIR *d = opendir("/proc/self/fd")) {
-    while (readdir(d) != nullptr) ++n;
-    closedir(d);
-  }
-  return n;
-}
 
 // The app's allocator: counts, tracks what is live per scope, and fails the Nth allocation once armed.
 class CountingAllocator {
@@ -125,17 +117,6 @@ private:
   bool armed_ = false, failed_ = false;
 };
 
-// The double's statistics, found in-process (the loader has loaded it from its manifest).
-sfw_test_double_stats double_stats() {
-  sfw_test_double_stats s{};
-  void *handle = dlopen(SFW_TEST_DOUBLE_LIB, RTLD_NOW | RTLD_NOLOAD);
-  if (handle == nullptr) return s;
-  auto get = reinterpret_cast<PFN_sfw_test_double_get_stats>(dlsym(handle, "sfw_test_double_get_stats"));
-  if (get != nullptr) get(&s);
-  dlclose(handle);
-  return s;
-}
-
 class AllocTest : public ::testing::Test {
 protected:
   void SetUp() override {
@@ -152,6 +133,7 @@ protected:
     sfw::test::InstanceOptions instance;
     instance.app_name = "syncfile-wsi alloc_test";
     ASSERT_TRUE(status = client_.create_instance(instance)) << status.describe();
+    ASSERT_TRUE(dbl_.find()) << "the test double is not loaded in this process: " << dlerror();
     sfw::test::DeviceOptions device;
     device.allocator = &device_callbacks_;
     ASSERT_TRUE(status = client_.create_device(device)) << status.describe();
@@ -159,6 +141,7 @@ protected:
 
   void TearDown() override {
     client_.destroy();
+    dbl_.release();
     weston_.reset();
     // Everything the layer made through the device's callbacks went with the device.
     EXPECT_EQ(device_alloc_.live_total(), 0u) << "allocations through the device's callbacks outlived the device";
@@ -194,6 +177,7 @@ protected:
   void destroy_swapchain() { client_.destroy_swapchain(); }
 
   std::unique_ptr<sfw::test::Weston> weston_;
+  sfw::test::DoubleApi dbl_;
   CountingAllocator device_alloc_, swapchain_alloc_;
   VkAllocationCallbacks device_callbacks_ = device_alloc_.callbacks();
   VkAllocationCallbacks swapchain_callbacks_ = swapchain_alloc_.callbacks();
@@ -203,7 +187,7 @@ protected:
 TEST_F(AllocTest, CountsAndFrees) {
   const size_t device_live = device_alloc_.live_total();
   EXPECT_GT(device_live, 0u) << "the layer's device state does not use the device's callbacks";
-  const uint64_t passed_down_before = double_stats().calls_with_allocator;
+  const uint64_t passed_down_before = dbl_.stats().calls_with_allocator;
   swapchain_alloc_.arm(0);
   device_alloc_.arm(0);
   VkResult result;
@@ -213,7 +197,7 @@ TEST_F(AllocTest, CountsAndFrees) {
   EXPECT_GT(device_alloc_.counted(), 0u) << "present and submit temporaries did not use the device's callbacks";
   EXPECT_EQ(device_alloc_.live(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND), 0u) << "a command-scope allocation outlived its call";
   // Images, memory, semaphores, fences and command pools got the swapchain's callbacks passed down.
-  EXPECT_GE(double_stats().calls_with_allocator - passed_down_before, 4u * 4u);
+  EXPECT_GE(dbl_.stats().calls_with_allocator - passed_down_before, 4u * 4u);
   destroy_swapchain();
   EXPECT_EQ(swapchain_alloc_.live_total(), 0u) << "the swapchain's allocations outlived vkDestroySwapchainKHR";
   EXPECT_EQ(device_alloc_.live(VK_SYSTEM_ALLOCATION_SCOPE_OBJECT), 0u);
@@ -246,7 +230,7 @@ TEST_F(AllocTest, EveryAllocationFails) {
   device_alloc_.disarm();
   swapchain_alloc_.disarm();
   const size_t device_live = device_alloc_.live_total();
-  const int fds = open_fds();
+  const std::set<int> fds = sfw::test::open_fds();
 
   std::map<std::string, int> failed_calls;
   int injected = 0;
@@ -271,7 +255,7 @@ TEST_F(AllocTest, EveryAllocationFails) {
       EXPECT_EQ(device_alloc_.live(VK_SYSTEM_ALLOCATION_SCOPE_OBJECT), 0u);
       EXPECT_EQ(device_alloc_.live(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND), 0u);
       EXPECT_EQ(device_alloc_.live_total(), device_live) << "device-scope allocations changed";
-      EXPECT_EQ(open_fds(), fds) << "fds leaked";
+      EXPECT_EQ(sfw::test::open_fds(), fds) << "fds leaked";
       // The layer still works: a new swapchain runs its frames.
       ASSERT_EQ(run(true, &result), "") << sfw::test::result_name(result);
       destroy_swapchain();

@@ -12,7 +12,7 @@
 #include "kernel/dmabuf_sync.hpp"
 #include "kernel/sync_file.hpp"
 #include "kernel/unique_fd.hpp"
-#include "test_double.h"
+#include "double_api.hpp"
 #include "vgem.hpp"
 #include "weston.hpp"
 #include "wsi_client.hpp"
@@ -47,40 +47,6 @@ namespace {
 constexpr const char *kValidationDir = "/usr/share/vulkan/explicit_layer.d";
 constexpr uint64_t kBound = sfw::test::kWaitBound; // every wait in these tests is bounded
 constexpr uint32_t kSize = 64;
-
-// ---- the double's test interface, found in-process ----------------------------------------------------
-
-struct DoubleApi {
-  void *handle = nullptr;
-  PFN_sfw_test_double_dmabufs dmabufs = nullptr;
-  PFN_sfw_test_double_dmabuf_of_image dmabuf_of_image = nullptr;
-  PFN_sfw_test_double_arm_gate arm_gate = nullptr;
-  PFN_sfw_test_double_open_gate open_gate = nullptr;
-  PFN_sfw_test_double_window window = nullptr;
-  PFN_sfw_test_double_get_stats get_stats = nullptr;
-
-  // The loader has loaded the double (from its manifest) by now; RTLD_NOLOAD finds it without loading.
-  bool find() {
-    handle = dlopen(SFW_TEST_DOUBLE_LIB, RTLD_NOW | RTLD_NOLOAD);
-    if (handle == nullptr) return false;
-    dmabufs = reinterpret_cast<PFN_sfw_test_double_dmabufs>(dlsym(handle, "sfw_test_double_dmabufs"));
-    dmabuf_of_image = reinterpret_cast<PFN_sfw_test_double_dmabuf_of_image>(dlsym(handle, "sfw_test_double_dmabuf_of_image"));
-    arm_gate = reinterpret_cast<PFN_sfw_test_double_arm_gate>(dlsym(handle, "sfw_test_double_arm_gate"));
-    open_gate = reinterpret_cast<PFN_sfw_test_double_open_gate>(dlsym(handle, "sfw_test_double_open_gate"));
-    window = reinterpret_cast<PFN_sfw_test_double_window>(dlsym(handle, "sfw_test_double_window"));
-    get_stats = reinterpret_cast<PFN_sfw_test_double_get_stats>(dlsym(handle, "sfw_test_double_get_stats"));
-    return dmabufs && dmabuf_of_image && arm_gate && open_gate && window && get_stats;
-  }
-  sfw_test_double_stats stats() const {
-    sfw_test_double_stats s{};
-    get_stats(&s);
-    return s;
-  }
-  void release() {
-    if (handle != nullptr) dlclose(handle);
-    *this = DoubleApi{};
-  }
-};
 
 // ---- stderr capture, for the loader's VK_LOADER_DEBUG=layer report -----------------------------------
 
@@ -374,7 +340,7 @@ protected:
   std::vector<uint32_t> outstanding_vgem_;
   std::unique_ptr<sfw::test::Weston> weston_;
   Messages messages_;
-  DoubleApi dbl_;
+  sfw::test::DoubleApi dbl_;
   sfw::test::WsiClient client_;
   std::vector<UniqueFd> dmabufs_; // the double's dups, by image index
 };
