@@ -1,6 +1,10 @@
 // The entry-point table and the registry-generated list of handle-carrying commands.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include "handle_commands.hpp"
@@ -8,6 +12,48 @@
 #include "state.hpp"
 
 using namespace sfw::layer;
+
+// tests/unit/handle_commands.list: every handle-carrying command, marked `handled` or `hidden`.
+static std::map<std::string, std::string> reviewed_carriers() {
+  std::map<std::string, std::string> list;
+  std::ifstream in(SFW_HANDLE_COMMANDS_LIST);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string name, what;
+    fields >> name >> what;
+    list[name] = what;
+  }
+  return list;
+}
+
+// The table is checked against a list kept by hand, not against itself: a row dropped from
+// layer/entrypoints.hpp (the command would silently become hidden) fails here.
+TEST(EntryPoints, TableMatchesTheReviewedCarrierList) {
+  const std::map<std::string, std::string> reviewed = reviewed_carriers();
+  ASSERT_FALSE(reviewed.empty()) << "cannot read " << SFW_HANDLE_COMMANDS_LIST;
+  std::set<std::string> registry(kHandleCarryingCommands.begin(), kHandleCarryingCommands.end());
+  for (const std::string &name : registry)
+    EXPECT_EQ(reviewed.count(name), 1u) << name << " carries a swapchain or surface (vk.xml) but is not in "
+                                        << SFW_HANDLE_COMMANDS_LIST << ": review it and add it";
+  for (const auto &[name, what] : reviewed) {
+    EXPECT_EQ(registry.count(name), 1u) << name << " is listed but the registry has no such carrier";
+    ASSERT_TRUE(what == "handled" || what == "hidden") << name << ": " << what;
+    const bool handled = find_intercept(name.c_str()) != nullptr;
+    EXPECT_EQ(handled, what == "handled") << name << " is listed as " << what;
+    EXPECT_EQ(is_hidden_command(name.c_str()), what == "hidden") << name;
+  }
+}
+
+TEST(EntryPoints, NoCoreCommandIsHidden) {
+  ASSERT_FALSE(kCoreHandleCarryingCommands.empty());
+  for (std::string_view name : kCoreHandleCarryingCommands) {
+    std::string n(name);
+    EXPECT_FALSE(is_hidden_command(n.c_str())) << n << " is core Vulkan: GetProcAddr must answer it";
+    EXPECT_NE(find_intercept(n.c_str()), nullptr) << n;
+  }
+}
 
 TEST(EntryPoints, EveryHandleCarrierIsHandledOrHidden) {
   for (std::string_view name : kHandleCarryingCommands) {
