@@ -14,6 +14,15 @@ std::shared_ptr<LayerSwapchain> layer_object(DeviceState &dev, bool is_swapchain
   return dev.layer_swapchain(reinterpret_cast<VkSwapchainKHR>(handle));
 }
 
+// The next layer's entry point for a command of an instance extension (VK_EXT_debug_utils, debug_marker).
+// Seen with loader 1.3.239 under mpv (libplacebo): the slot loaded at vkCreateDevice was NULL although
+// GetDeviceProcAddr answers the same name later, and calling it crashed the release build. So a NULL slot is
+// asked again at call time; NULL then means the command does not exist below, and naming is optional.
+template <typename Pfn> Pfn next_entry(const DeviceState &dev, VkDevice device, Pfn slot, const char *name) noexcept {
+  if (slot != nullptr) return slot;
+  return reinterpret_cast<Pfn>(dev.dispatch.GetDeviceProcAddr(device, name));
+}
+
 template <typename Call> VkResult guarded(Call &&call) noexcept {
   try {
     return call();
@@ -28,7 +37,10 @@ VKAPI_ATTR VkResult VKAPI_CALL vkSetDebugUtilsObjectNameEXT(VkDevice device, con
   if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
   return guarded([&] {
     auto sc = layer_object(*dev, info->objectType == VK_OBJECT_TYPE_SWAPCHAIN_KHR, info->objectHandle);
-    if (!sc) return dev->dispatch.SetDebugUtilsObjectNameEXT(device, info);
+    if (!sc) {
+      auto next = next_entry(*dev, device, dev->dispatch.SetDebugUtilsObjectNameEXT, "vkSetDebugUtilsObjectNameEXT");
+      return next != nullptr ? next(device, info) : VK_SUCCESS;
+    }
     std::lock_guard lock(dev->swapchains_mutex);
     sc->name = info->pObjectName != nullptr ? info->pObjectName : "";
     return VK_SUCCESS;
@@ -40,7 +52,8 @@ VKAPI_ATTR VkResult VKAPI_CALL vkSetDebugUtilsObjectTagEXT(VkDevice device, cons
   if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
   return guarded([&] {
     if (layer_object(*dev, info->objectType == VK_OBJECT_TYPE_SWAPCHAIN_KHR, info->objectHandle)) return VK_SUCCESS;
-    return dev->dispatch.SetDebugUtilsObjectTagEXT(device, info);
+    auto next = next_entry(*dev, device, dev->dispatch.SetDebugUtilsObjectTagEXT, "vkSetDebugUtilsObjectTagEXT");
+    return next != nullptr ? next(device, info) : VK_SUCCESS;
   });
 }
 
@@ -49,7 +62,10 @@ VKAPI_ATTR VkResult VKAPI_CALL vkDebugMarkerSetObjectNameEXT(VkDevice device, co
   if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
   return guarded([&] {
     auto sc = layer_object(*dev, info->objectType == VK_DEBUG_REPORT_OBJECT_TYPE_SWAPCHAIN_KHR_EXT, info->object);
-    if (!sc) return dev->dispatch.DebugMarkerSetObjectNameEXT(device, info);
+    if (!sc) {
+      auto next = next_entry(*dev, device, dev->dispatch.DebugMarkerSetObjectNameEXT, "vkDebugMarkerSetObjectNameEXT");
+      return next != nullptr ? next(device, info) : VK_SUCCESS;
+    }
     std::lock_guard lock(dev->swapchains_mutex);
     sc->name = info->pObjectName != nullptr ? info->pObjectName : "";
     return VK_SUCCESS;
@@ -61,7 +77,8 @@ VKAPI_ATTR VkResult VKAPI_CALL vkDebugMarkerSetObjectTagEXT(VkDevice device, con
   if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
   return guarded([&] {
     if (layer_object(*dev, info->objectType == VK_DEBUG_REPORT_OBJECT_TYPE_SWAPCHAIN_KHR_EXT, info->object)) return VK_SUCCESS;
-    return dev->dispatch.DebugMarkerSetObjectTagEXT(device, info);
+    auto next = next_entry(*dev, device, dev->dispatch.DebugMarkerSetObjectTagEXT, "vkDebugMarkerSetObjectTagEXT");
+    return next != nullptr ? next(device, info) : VK_SUCCESS;
   });
 }
 
