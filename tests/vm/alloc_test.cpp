@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -140,6 +141,8 @@ protected:
   }
 
   void TearDown() override {
+    // A failure shows the compositor's side (weston's log has timestamps and repaint-delay warnings).
+    if (HasFailure() && weston_) weston_->dump_log();
     client_.destroy();
     dbl_.release();
     weston_.reset();
@@ -162,7 +165,12 @@ protected:
     }
     for (uint32_t i = 0; i < kFrames; ++i) {
       uint32_t index = 0;
-      if ((*result = client_.acquire(client_.acquire_fence.get(), &index)) != VK_SUCCESS) return "vkAcquireNextImageKHR";
+      const auto t0 = std::chrono::steady_clock::now();
+      *result = client_.acquire(client_.acquire_fence.get(), &index);
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+      longest_acquire_ms_ = std::max<int64_t>(longest_acquire_ms_, ms);
+      if (*result == VK_TIMEOUT) return "vkAcquireNextImageKHR (frame " + std::to_string(i) + ", after " + std::to_string(ms) + " ms)";
+      if (*result != VK_SUCCESS) return "vkAcquireNextImageKHR";
       if ((*result = client_.wait_and_reset(client_.acquire_fence.get())) != VK_SUCCESS) return "vkWaitForFences (acquire)";
       if ((*result = client_.render(index, client_.frame_fence.get())) != VK_SUCCESS) return "vkQueueSubmit";
       if ((*result = client_.present(index)) != VK_SUCCESS) return "vkQueuePresentKHR";
@@ -177,6 +185,7 @@ protected:
   void destroy_swapchain() { client_.destroy_swapchain(); }
 
   std::unique_ptr<sfw::test::Weston> weston_;
+  int64_t longest_acquire_ms_ = 0; // the compositor's pace: how long the slowest acquire waited for a release
   sfw::test::DoubleApi dbl_;
   CountingAllocator device_alloc_, swapchain_alloc_;
   VkAllocationCallbacks device_callbacks_ = device_alloc_.callbacks();
@@ -266,9 +275,9 @@ TEST_F(AllocTest, EveryAllocationFails) {
   for (const auto &[call, times] : failed_calls) calls += " " + call + " x" + std::to_string(times);
   fprintf(stderr, "[alloc_test] failing allocation N for each N of %llu (swapchain's callbacks: %llu, device's: %llu): "
                   "%d failures reached and survived (the rest were first-time reservations not made again); "
-                  "VK_ERROR_OUT_OF_HOST_MEMORY from:%s\n",
+                  "VK_ERROR_OUT_OF_HOST_MEMORY from:%s; longest acquire %lld ms\n",
           static_cast<unsigned long long>(swapchain_count + device_count), static_cast<unsigned long long>(swapchain_count),
-          static_cast<unsigned long long>(device_count), injected, calls.c_str());
+          static_cast<unsigned long long>(device_count), injected, calls.c_str(), static_cast<long long>(longest_acquire_ms_));
   EXPECT_GE(static_cast<uint64_t>(injected), swapchain_count) << "some allocations were not reached again";
 }
 
