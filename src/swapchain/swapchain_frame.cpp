@@ -37,6 +37,7 @@ VkResult vk_result_of(wl::Status status, bool blocking) {
   case wl::Status::ok: return VK_SUCCESS;
   case wl::Status::timeout: return blocking ? VK_TIMEOUT : VK_NOT_READY;
   case wl::Status::lost: return VK_ERROR_SURFACE_LOST_KHR;
+  case wl::Status::no_fds: return VK_ERROR_OUT_OF_HOST_MEMORY;
   case wl::Status::failed:
   case wl::Status::refused: break;
   }

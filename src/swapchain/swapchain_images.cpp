@@ -164,6 +164,7 @@ VkResult Swapchain::create_buffer(Image &image) {
   case wl::Status::failed:
   case wl::Status::refused: return VK_ERROR_FORMAT_NOT_SUPPORTED; // try the next modifier
   case wl::Status::lost: return VK_ERROR_SURFACE_LOST_KHR;
+  case wl::Status::no_fds: return VK_ERROR_OUT_OF_HOST_MEMORY;
   case wl::Status::timeout: break;
   }
   SFW_ERROR("swapchain: the compositor did not answer buffer creation in time");

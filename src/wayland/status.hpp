@@ -10,6 +10,7 @@ enum class Status {
   lost,    // the connection is dead (protocol error, hang-up, read failure): never retry on it
   failed,  // the compositor answered no (e.g. dma-buf import `failed`), or a local resource ran out
   refused, // a local check refused to send something that would be a fatal protocol error
+  no_fds,  // the process is at its descriptor limit: sending an fd now would kill the connection
 };
 
 constexpr const char *to_string(Status status) noexcept {
@@ -19,6 +20,7 @@ constexpr const char *to_string(Status status) noexcept {
   case Status::lost: return "lost";
   case Status::failed: return "failed";
   case Status::refused: return "refused";
+  case Status::no_fds: return "no_fds";
   }
   return "unknown";
 }

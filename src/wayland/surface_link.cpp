@@ -3,9 +3,11 @@
 #include "log.hpp"
 #include "wayland/buffer_params.hpp"
 #include "wayland/dispatch.hpp"
+#include "kernel/unique_fd.hpp"
 
 #include "linux-dmabuf-v1-client-protocol.h"
 
+#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <vector>
@@ -55,6 +57,24 @@ const zwp_linux_buffer_params_v1_listener params_listener = {on_created, on_fail
 
 const wl_buffer_listener buffer_listener = {SurfaceLink::Buffer::on_release};
 const wl_callback_listener frame_listener = {SurfaceLink::on_frame_done};
+
+// libwayland dups every fd it marshals and, when that dup fails, marks the whole display fatal: the app's
+// connection dies. So before sending `add`, one dup per plane is tried here (and closed again), and a process
+// at its limit gets `no_fds` with its connection intact. Another thread can still take the last slots between
+// this check and the send; nothing short of libwayland itself closes that window.
+bool have_fd_headroom(std::span<const PlaneParams> planes, char *why, size_t why_size) {
+  Vector<kernel::UniqueFd> held;
+  held.reserve(planes.size());
+  for (const PlaneParams &p : planes) {
+    int copy = ::fcntl(p.fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      snprintf(why, why_size, "F_DUPFD_CLOEXEC of plane %u's fd %d: %s", p.index, p.fd, strerror(errno));
+      return false;
+    }
+    held.emplace_back(copy);
+  }
+  return true;
+}
 
 } // namespace
 
@@ -146,6 +166,10 @@ Status SurfaceLink::create_buffer(uint32_t width, uint32_t height, FormatModifie
     return Status::refused;
   }
   if (display_status(display_) != Status::ok) return Status::lost;
+  if (!have_fd_headroom(params_list, why, sizeof why)) {
+    SFW_WARN("wayland: not sending a %ux%u dma-buf to the compositor: %s", width, height, why);
+    return Status::no_fds;
+  }
 
   Owned<zwp_linux_buffer_params_v1, zwp_linux_buffer_params_v1_destroy> params(
       zwp_linux_dmabuf_v1_create_params(dmabuf_.get()));
