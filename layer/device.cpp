@@ -85,6 +85,13 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateDevice(VkPhysicalDevice phys, const VkDev
     state->driver = driver_facts(*inst, phys);
     state->may_own_swapchains = may_own_swapchains(*state->driver, &reasons);
     if (state->may_own_swapchains) {
+      // An extension the layer hides here was not offered: enabling it anyway would send its commands
+      // (which carry swapchain handles) to the driver with the layer's handles.
+      for (const char *e : extensions)
+        if (hidden_extension(e)) {
+          SFW_ERROR("vkCreateDevice: %s is not offered on this device (the layer may own its swapchains)", e);
+          return VK_ERROR_EXTENSION_NOT_PRESENT;
+        }
       // The whole closure the layer needs, where the driver has it; invisible to the app's queries.
       for (const std::string &ext : state->driver->layer_would_enable)
         if (!state->app.has(ext)) extensions.push_back(ext.c_str());

@@ -133,6 +133,7 @@ protected:
     ASSERT_TRUE(status) << status.describe();
     sfw::test::InstanceOptions instance;
     instance.app_name = "syncfile-wsi alloc_test";
+    instance.extensions = instance_extensions_;
     ASSERT_TRUE(status = client_.create_instance(instance)) << status.describe();
     ASSERT_TRUE(dbl_.find()) << "the test double is not loaded in this process: " << dlerror();
     sfw::test::DeviceOptions device;
@@ -184,6 +185,7 @@ protected:
   // never waited on keeps its sync_file until it is destroyed).
   void destroy_swapchain() { client_.destroy_swapchain(); }
 
+  std::vector<const char *> instance_extensions_; // a derived fixture's additions, set before SetUp
   std::unique_ptr<sfw::test::Weston> weston_;
   int64_t longest_acquire_ms_ = 0; // the compositor's pace: how long the slowest acquire waited for a release
   sfw::test::DoubleApi dbl_;
@@ -225,6 +227,41 @@ TEST_F(AllocTest, DeviceCallbacksServeSwapchainWithout) {
   EXPECT_GT(device_alloc_.live(VK_SYSTEM_ALLOCATION_SCOPE_OBJECT), 0u) << "the swapchain's state is not the device's";
   destroy_swapchain();
   EXPECT_EQ(device_alloc_.live(VK_SYSTEM_ALLOCATION_SCOPE_OBJECT), 0u);
+}
+
+// Issue 12: an extension the layer hides where it may own swapchains (lavapipe offers
+// VK_EXT_swapchain_maintenance1) must be refused, or its commands reach the driver with the layer's
+// swapchain handles. Measured: loader 1.3.239 already refuses it ("loader_validate_device_extensions: ...
+// not supported by selected physical device or enabled layers"), so this passes without the layer's own
+// check too; that check is for loaders and layer stacks that validate against the driver's list. The
+// instance enables what the extension needs (Mesa refuses a device extension whose instance dependency is
+// missing, with the same result).
+class HiddenExtensionTest : public AllocTest {
+protected:
+  HiddenExtensionTest() { instance_extensions_ = {"VK_KHR_get_surface_capabilities2", "VK_EXT_surface_maintenance1"}; }
+};
+TEST_F(HiddenExtensionTest, IsNotPresent) {
+  const char *hidden = "VK_EXT_swapchain_maintenance1";
+  uint32_t n = 0;
+  ASSERT_EQ(vkEnumerateDeviceExtensionProperties(client_.device.physical, nullptr, &n, nullptr), VK_SUCCESS);
+  std::vector<VkExtensionProperties> offered(n);
+  ASSERT_EQ(vkEnumerateDeviceExtensionProperties(client_.device.physical, nullptr, &n, offered.data()), VK_SUCCESS);
+  for (const VkExtensionProperties &e : offered) ASSERT_STRNE(e.extensionName, hidden) << "offered through the layer";
+  const float priority = 1.0f;
+  VkDeviceQueueCreateInfo queue{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  queue.queueFamilyIndex = client_.device.family;
+  queue.queueCount = 1;
+  queue.pQueuePriorities = &priority;
+  const char *extensions[] = {VK_KHR_SWAPCHAIN_EXTENSION_NAME, hidden};
+  VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  info.queueCreateInfoCount = 1;
+  info.pQueueCreateInfos = &queue;
+  info.enabledExtensionCount = 2;
+  info.ppEnabledExtensionNames = extensions;
+  VkDevice device = VK_NULL_HANDLE;
+  VkResult r = vkCreateDevice(client_.device.physical, &info, nullptr, &device);
+  if (r == VK_SUCCESS) vkDestroyDevice(device, nullptr);
+  EXPECT_EQ(r, VK_ERROR_EXTENSION_NOT_PRESENT) << sfw::test::result_name(r);
 }
 
 TEST_F(AllocTest, EveryAllocationFails) {
