@@ -179,8 +179,16 @@ static VkResult surface_query(VkPhysicalDevice phys, VkSurfaceKHR surface, Pass 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceSupportKHR(VkPhysicalDevice phys, uint32_t family,
                                                                     VkSurfaceKHR surface, VkBool32 *supported) noexcept {
   return surface_query(phys, surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfaceSupportKHR(phys, family, surface, supported); },
-                       [&](InstanceState &, const SurfaceState::PerDevice &) -> VkResult {
-    *supported = VK_TRUE; // any queue can submit the layer's present work
+                       [&](InstanceState &inst, const SurfaceState::PerDevice &) -> VkResult {
+    uint32_t n = 0;
+    inst.dispatch.GetPhysicalDeviceQueueFamilyProperties(phys, &n, nullptr);
+    std::vector<VkQueueFamilyProperties> families(n);
+    inst.dispatch.GetPhysicalDeviceQueueFamilyProperties(phys, &n, families.data());
+    if (family >= n) {
+      SFW_ERROR("vkGetPhysicalDeviceSurfaceSupportKHR: queue family %u of %u", family, n);
+      return VK_ERROR_VALIDATION_FAILED_EXT;
+    }
+    *supported = queue_family_can_present(families[family].queueFlags) ? VK_TRUE : VK_FALSE;
     return VK_SUCCESS;
   });
 }

@@ -85,6 +85,14 @@ DriverQueries fake_queries() {
 
 } // namespace
 
+TEST(DriverFacts, SparseOnlyQueueFamiliesCannotPresent) {
+  EXPECT_TRUE(queue_family_can_present(VK_QUEUE_GRAPHICS_BIT | VK_QUEUE_SPARSE_BINDING_BIT));
+  EXPECT_TRUE(queue_family_can_present(VK_QUEUE_COMPUTE_BIT));
+  EXPECT_TRUE(queue_family_can_present(VK_QUEUE_TRANSFER_BIT));
+  EXPECT_FALSE(queue_family_can_present(VK_QUEUE_SPARSE_BINDING_BIT));
+  EXPECT_FALSE(queue_family_can_present(VK_QUEUE_SPARSE_BINDING_BIT | VK_QUEUE_PROTECTED_BIT));
+}
+
 TEST(DriverFacts, ApplyFillsTheDriverHalfOnly) {
   ModeFacts m;
   m.compositor_dmabuf = m.common_format = true;
