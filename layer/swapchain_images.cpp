@@ -3,7 +3,7 @@
 // VkBindImageMemorySwapchainInfoKHR in vkBindImageMemory2. For a layer swapchain
 // the structure is taken out of the chain (the driver must never see a layer handle) and replaced
 // by what the layer's images are: exportable dma-buf memory with the same tiling, bound to the
-// swapchain image's own memory.
+// swapchain image's dma-buf imported again as memory dedicated to the app's image.
 #include <new>
 #include <vector>
 
@@ -146,7 +146,8 @@ static VkResult bind_image_memory2(VkDevice device, uint32_t count, const VkBind
       }
       if (copy.empty()) copy.assign(binds, binds + count);
       copy[i].pNext = rest;
-      copy[i].memory = sc->engine->image_memory(link->imageIndex);
+      VkResult result = sc->engine->alias_memory(link->imageIndex, binds[i].image, &copy[i].memory);
+      if (result != VK_SUCCESS) return result;
       copy[i].memoryOffset = 0;
     }
     return (dev->dispatch.*next)(device, count, copy.empty() ? binds : copy.data());

@@ -13,6 +13,8 @@ struct Swapchain::Image {
   ~Image() = default; // Vulkan objects are freed by Swapchain::destroy_images()
   VkImage image = VK_NULL_HANDLE;
   VkDeviceMemory memory = VK_NULL_HANDLE;
+  uint32_t memory_type = 0;
+  VkDeviceSize memory_size = 0;
   kernel::UniqueFd dmabuf;
   HostUnique<wl::SurfaceLink::Buffer> buffer;
   wl::SurfaceLink::Plane planes[4]{};

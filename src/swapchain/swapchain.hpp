@@ -105,10 +105,14 @@ public:
   VkResult take_back(uint32_t index, uint32_t queue_family, TakeBack *out) noexcept;
 
   // For images the app binds to swapchain memory (VkImageSwapchainCreateInfoKHR and
-  // VkBindImageMemorySwapchainInfoKHR): how the images are laid out, and their memory.
+  // VkBindImageMemorySwapchainInfoKHR): how the images are laid out, and memory for `app_image` that
+  // is image `index`'s dma-buf imported again, dedicated to `app_image` (the layer's own memory is
+  // dedicated to the layer's image, so it cannot be bound to another: VUID-VkBindImageMemoryInfo-memory-01509).
+  // The import lives until the swapchain is destroyed (freeing memory an image is bound to is allowed;
+  // the image must then not be used, as with any swapchain-bound image after vkDestroySwapchainKHR).
   bool modifier_tiling() const noexcept { return params_.use_drm_modifier_tiling && modifier_ != 0; }
   uint64_t modifier() const noexcept { return modifier_; }
-  VkDeviceMemory image_memory(uint32_t index) const noexcept;
+  VkResult alias_memory(uint32_t index, VkImage app_image, VkDeviceMemory *out) noexcept;
 
   Mode mode() const noexcept { return mode_; }
   const SwapchainCounters &counters() const noexcept { return counters_; }
@@ -136,6 +140,7 @@ private:
   const char *degrade_reason_ = ""; // a static string
   HostUnique<wl::SurfaceLink> link_;
   Vector<HostUnique<Image>> images_;
+  Vector<VkDeviceMemory> aliases_; // alias_memory()'s imports; under mutex_
   struct Pool {
     uint32_t family;
     VkCommandPool pool;

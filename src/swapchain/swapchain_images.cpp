@@ -48,6 +48,8 @@ void Swapchain::destroy_images() noexcept {
     if (image->memory) vk.FreeMemory(dev, image->memory, vk_allocator());
   }
   images_.clear();
+  for (VkDeviceMemory memory : aliases_) vk.FreeMemory(dev, memory, vk_allocator());
+  aliases_.clear();
 }
 
 VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
@@ -113,6 +115,8 @@ VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
   alloc.memoryTypeIndex = pick_memory_type(params_.memory, reqs.memoryTypeBits);
   if (alloc.memoryTypeIndex == UINT32_MAX) return VK_ERROR_OUT_OF_DEVICE_MEMORY;
   if ((result = vk.AllocateMemory(dev, &alloc, vk_allocator(), &image.memory)) != VK_SUCCESS) return result;
+  image.memory_type = alloc.memoryTypeIndex;
+  image.memory_size = alloc.allocationSize;
   if ((result = vk.BindImageMemory(dev, image.image, image.memory, 0)) != VK_SUCCESS) return result;
 
   VkMemoryGetFdInfoKHR fd_info{VK_STRUCTURE_TYPE_MEMORY_GET_FD_INFO_KHR};
@@ -150,8 +154,64 @@ VkResult Swapchain::create_image(Image &image, uint64_t modifier) {
   return VK_SUCCESS;
 }
 
-VkDeviceMemory Swapchain::image_memory(uint32_t index) const noexcept {
-  return index < images_.size() ? images_[index]->memory : VK_NULL_HANDLE;
+VkResult Swapchain::alias_memory(uint32_t index, VkImage app_image, VkDeviceMemory *out) noexcept {
+  const SwapchainVk &vk = *params_.vk;
+  VkDevice dev = params_.device;
+  if (index >= images_.size()) {
+    SFW_ERROR("vkBindImageMemory2: imageIndex %u of a swapchain with %zu images", index, images_.size());
+    return VK_ERROR_VALIDATION_FAILED_EXT;
+  }
+  const Image &image = *images_[index];
+  VkMemoryRequirements reqs;
+  vk.GetImageMemoryRequirements(dev, app_image, &reqs);
+  if (reqs.size > image.memory_size) {
+    SFW_ERROR("vkBindImageMemory2: the image needs %" PRIu64 " bytes, swapchain image %u has %" PRIu64,
+              static_cast<uint64_t>(reqs.size), index, static_cast<uint64_t>(image.memory_size));
+    return VK_ERROR_OUT_OF_DEVICE_MEMORY;
+  }
+  auto fd = image.dmabuf.dup();
+  if (!fd) {
+    char why[160];
+    SFW_WARN("vkBindImageMemory2: %s", kernel::format_error(fd.error(), why, sizeof why));
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  VkMemoryFdPropertiesKHR fd_props{VK_STRUCTURE_TYPE_MEMORY_FD_PROPERTIES_KHR};
+  VkResult result = vk.GetMemoryFdPropertiesKHR(dev, VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT, fd->get(), &fd_props);
+  if (result != VK_SUCCESS) {
+    SFW_ERROR("vkBindImageMemory2: vkGetMemoryFdPropertiesKHR on swapchain image %u failed: %d", index, result);
+    return result == VK_ERROR_INVALID_EXTERNAL_HANDLE ? VK_ERROR_OUT_OF_DEVICE_MEMORY : result;
+  }
+  uint32_t allowed = fd_props.memoryTypeBits & reqs.memoryTypeBits;
+  uint32_t type = (allowed >> image.memory_type) & 1u ? image.memory_type : pick_memory_type(params_.memory, allowed);
+  if (type == UINT32_MAX) {
+    SFW_ERROR("vkBindImageMemory2: no memory type fits both the image and swapchain image %u", index);
+    return VK_ERROR_OUT_OF_DEVICE_MEMORY;
+  }
+  try {
+    std::lock_guard lock(mutex_);
+    aliases_.reserve(aliases_.size() + 1); // before the import: nothing to undo after it
+    VkMemoryDedicatedAllocateInfo dedicated{VK_STRUCTURE_TYPE_MEMORY_DEDICATED_ALLOCATE_INFO};
+    dedicated.image = app_image;
+    VkImportMemoryFdInfoKHR import{VK_STRUCTURE_TYPE_IMPORT_MEMORY_FD_INFO_KHR};
+    import.pNext = &dedicated;
+    import.handleType = VK_EXTERNAL_MEMORY_HANDLE_TYPE_DMA_BUF_BIT_EXT;
+    import.fd = fd->get();
+    VkMemoryAllocateInfo alloc{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+    alloc.pNext = &import;
+    alloc.allocationSize = reqs.size;
+    alloc.memoryTypeIndex = type;
+    VkDeviceMemory memory = VK_NULL_HANDLE;
+    if ((result = vk.AllocateMemory(dev, &alloc, vk_allocator(), &memory)) != VK_SUCCESS) {
+      SFW_ERROR("vkBindImageMemory2: importing swapchain image %u's dma-buf failed: %d", index, result);
+      return result == VK_ERROR_INVALID_EXTERNAL_HANDLE ? VK_ERROR_OUT_OF_DEVICE_MEMORY : result;
+    }
+    (void)fd->release(); // the driver owns it now
+    aliases_.push_back(memory);
+    *out = memory;
+    return VK_SUCCESS;
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
 }
 
 VkResult Swapchain::create_buffer(Image &image) {

@@ -14,6 +14,7 @@
   X(FreeMemory)                                                                                    \
   X(BindImageMemory)                                                                               \
   X(GetMemoryFdKHR)                                                                                \
+  X(GetMemoryFdPropertiesKHR)                                                                      \
   X(CreateSemaphore)                                                                               \
   X(DestroySemaphore)                                                                              \
   X(GetSemaphoreFdKHR)                                                                             \
