@@ -32,19 +32,8 @@ template <typename T> VkResult fill_array(const T *items, uint32_t n, uint32_t *
   return copied < n ? VK_INCOMPLETE : VK_SUCCESS;
 }
 
-// Formats the layer offers: B8G8R8A8 where the compositor has ARGB/XRGB8888, R8G8B8A8 where it has
-// ABGR/XBGR8888, each only with a modifier the driver can export.
-std::vector<VkFormat> offered_formats(const SurfaceState::PerDevice &d) {
-  std::vector<VkFormat> formats;
-  for (VkFormat f : kSwapchainFormats) {
-    std::vector<uint64_t> compositor;
-    for (bool opaque : {false, true})
-      for (const wl::FormatModifier &fm : d.compositor->dmabuf)
-        if (fm.format == drm_fourcc_for(f, opaque)) compositor.push_back(fm.modifier);
-    if (has_common_modifier(*d.driver, f, compositor)) formats.push_back(f);
-  }
-  return formats;
-}
+// Formats the layer offers (the rule: surface_formats).
+std::vector<VkFormat> offered_formats(const SurfaceState::PerDevice &d) { return surface_formats(*d.driver, d.compositor->dmabuf); }
 } // namespace
 
 std::shared_ptr<const DriverFacts> driver_facts(InstanceState &inst, VkPhysicalDevice phys) {
@@ -193,7 +182,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceSupportKHR(VkPhysicalDe
   });
 }
 
-static void fill_capabilities(InstanceState &inst, VkPhysicalDevice phys, VkSurfaceCapabilitiesKHR *caps) {
+static void fill_capabilities(InstanceState &inst, VkPhysicalDevice phys, const SurfaceState::PerDevice &d, VkSurfaceCapabilitiesKHR *caps) {
   VkPhysicalDeviceProperties props;
   inst.dispatch.GetPhysicalDeviceProperties(phys, &props);
   *caps = {};
@@ -205,8 +194,11 @@ static void fill_capabilities(InstanceState &inst, VkPhysicalDevice phys, VkSurf
   caps->maxImageArrayLayers = 1;
   caps->supportedTransforms = VK_SURFACE_TRANSFORM_IDENTITY_BIT_KHR;
   caps->currentTransform = VK_SURFACE_TRANSFORM_IDENTITY_BIT_KHR;
-  caps->supportedCompositeAlpha = VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR | VK_COMPOSITE_ALPHA_PRE_MULTIPLIED_BIT_KHR;
-  // Usages the dma-buf-exportable LINEAR image supports (no STORAGE where the format lacks it).
+  caps->supportedCompositeAlpha = VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR;
+  if (premultiplied_served(*d.driver, d.compositor->dmabuf)) caps->supportedCompositeAlpha |= VK_COMPOSITE_ALPHA_PRE_MULTIPLIED_BIT_KHR;
+  // Usages the dma-buf-exportable LINEAR B8G8R8A8 image supports. Per-format limits (no STORAGE for SRGB) are
+  // the app's to check with vkGetPhysicalDeviceImageFormatProperties (VUID-VkSwapchainCreateInfoKHR-imageFormat-01778),
+  // as with Mesa's WSI, which advertises one set too.
   caps->supportedUsageFlags = 0;
   for (VkImageUsageFlags usage : {VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT, VK_IMAGE_USAGE_TRANSFER_SRC_BIT,
                                   VK_IMAGE_USAGE_TRANSFER_DST_BIT, VK_IMAGE_USAGE_SAMPLED_BIT, VK_IMAGE_USAGE_STORAGE_BIT,
@@ -226,8 +218,8 @@ static void fill_capabilities(InstanceState &inst, VkPhysicalDevice phys, VkSurf
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilitiesKHR(VkPhysicalDevice phys, VkSurfaceKHR surface,
                                                                          VkSurfaceCapabilitiesKHR *caps) noexcept {
   return surface_query(phys, surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfaceCapabilitiesKHR(phys, surface, caps); },
-                       [&](InstanceState &inst, const SurfaceState::PerDevice &) -> VkResult {
-    fill_capabilities(inst, phys, caps);
+                       [&](InstanceState &inst, const SurfaceState::PerDevice &d) -> VkResult {
+    fill_capabilities(inst, phys, d, caps);
     return VK_SUCCESS;
   });
 }
@@ -236,8 +228,8 @@ VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilities2KHR(VkPhys
                                                                           const VkPhysicalDeviceSurfaceInfo2KHR *info,
                                                                           VkSurfaceCapabilities2KHR *caps) noexcept {
   return surface_query(phys, info->surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfaceCapabilities2KHR(phys, info, caps); },
-                       [&](InstanceState &inst, const SurfaceState::PerDevice &) -> VkResult {
-    fill_capabilities(inst, phys, &caps->surfaceCapabilities);
+                       [&](InstanceState &inst, const SurfaceState::PerDevice &d) -> VkResult {
+    fill_capabilities(inst, phys, d, &caps->surfaceCapabilities);
     // VK_EXT_surface_maintenance1: per-mode counts only through VkSurfacePresentModeEXT.
     const VkSurfacePresentModeEXT *mode = nullptr;
     for (auto *in = static_cast<const VkBaseInStructure *>(info->pNext); in != nullptr; in = in->pNext)
@@ -274,9 +266,9 @@ VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilities2KHR(VkPhys
 VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilities2EXT(VkPhysicalDevice phys, VkSurfaceKHR surface,
                                                                           VkSurfaceCapabilities2EXT *caps) noexcept {
   return surface_query(phys, surface, [&](InstanceDispatch &next) { return next.GetPhysicalDeviceSurfaceCapabilities2EXT(phys, surface, caps); },
-                       [&](InstanceState &inst, const SurfaceState::PerDevice &) -> VkResult {
+                       [&](InstanceState &inst, const SurfaceState::PerDevice &d) -> VkResult {
     VkSurfaceCapabilitiesKHR base;
-    fill_capabilities(inst, phys, &base);
+    fill_capabilities(inst, phys, d, &base);
     caps->minImageCount = base.minImageCount;
     caps->maxImageCount = base.maxImageCount;
     caps->currentExtent = base.currentExtent;

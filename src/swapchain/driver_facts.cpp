@@ -229,6 +229,27 @@ bool has_common_modifier(const DriverFacts &facts, VkFormat format, const std::v
   return false;
 }
 
+bool format_served(const DriverFacts &facts, VkFormat format, bool opaque, const std::vector<wl::FormatModifier> &compositor) {
+  std::vector<uint64_t> modifiers;
+  for (const wl::FormatModifier &fm : compositor)
+    if (fm.format == drm_fourcc_for(format, opaque)) modifiers.push_back(fm.modifier);
+  return has_common_modifier(facts, format, modifiers);
+}
+
+std::vector<VkFormat> surface_formats(const DriverFacts &facts, const std::vector<wl::FormatModifier> &compositor) {
+  std::vector<VkFormat> formats;
+  for (VkFormat f : kSwapchainFormats)
+    if (format_served(facts, f, /*opaque=*/true, compositor)) formats.push_back(f);
+  return formats;
+}
+
+bool premultiplied_served(const DriverFacts &facts, const std::vector<wl::FormatModifier> &compositor) {
+  std::vector<VkFormat> formats = surface_formats(facts, compositor);
+  return !formats.empty() && std::all_of(formats.begin(), formats.end(), [&](VkFormat f) {
+    return format_served(facts, f, /*opaque=*/false, compositor);
+  });
+}
+
 void apply_driver_facts(const DriverFacts &facts, ModeFacts *mode_facts) {
   mode_facts->dmabuf_image_export = facts.ext_external_memory_fd && facts.ext_dmabuf &&
                                     !exportable_modifiers(facts, VK_FORMAT_B8G8R8A8_UNORM).empty();

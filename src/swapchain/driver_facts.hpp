@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "swapchain/mode.hpp"
+#include "wayland/formats.hpp"
 
 namespace sfw {
 
@@ -86,6 +87,14 @@ uint32_t drm_fourcc_for(VkFormat format, bool opaque);
 // Whether `format` exports with one of `compositor_modifiers` (what the compositor lists for
 // drm_fourcc_for(format)); exact match: an implicit DRM_FORMAT_MOD_INVALID entry does not count.
 bool has_common_modifier(const DriverFacts &facts, VkFormat format, const std::vector<uint64_t> &compositor_modifiers);
+
+// The one rule for what a swapchain format needs: the driver exports it with a modifier the compositor lists for
+// drm_fourcc_for(format, opaque) (`compositor`: its dma-buf format table). Surface formats are the ones served
+// opaque (every app may ask for VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR); PRE_MULTIPLIED is advertised only when every
+// surface format is also served with alpha, since supportedCompositeAlpha holds for every format.
+bool format_served(const DriverFacts &facts, VkFormat format, bool opaque, const std::vector<wl::FormatModifier> &compositor);
+std::vector<VkFormat> surface_formats(const DriverFacts &facts, const std::vector<wl::FormatModifier> &compositor);
+bool premultiplied_served(const DriverFacts &facts, const std::vector<wl::FormatModifier> &compositor);
 
 // Fills the driver half of ModeFacts: dmabuf_image_export (B8G8R8A8_UNORM exports as a dma-buf,
 // LINEAR or a modifier, and the driver offers VK_KHR_external_memory_fd and

@@ -140,6 +140,36 @@ TEST(DriverFacts, ExportableModifiersAndCommonFormat) {
   EXPECT_EQ(drm_fourcc_for(VK_FORMAT_R16_UNORM, false), 0u);
 }
 
+// Surface formats and PRE_MULTIPLIED from one rule: a format is offered when its opaque fourcc has a common
+// modifier; PRE_MULTIPLIED only when every offered format's alpha fourcc has one too (before: always advertised,
+// and creation failed for an XRGB-only compositor).
+TEST(DriverFacts, SurfaceFormatsAndPremultipliedFollowTheCompositorsFourccs) {
+  DriverFacts f = exporting_driver();
+  for (auto &fs : f.formats) fs.modifiers = {{DRM_FORMAT_MOD_LINEAR, 1, true}};
+  const std::vector<wl::FormatModifier> both = {{DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR}, {DRM_FORMAT_ARGB8888, DRM_FORMAT_MOD_LINEAR}};
+  EXPECT_EQ(surface_formats(f, both), (std::vector<VkFormat>{VK_FORMAT_B8G8R8A8_UNORM, VK_FORMAT_B8G8R8A8_SRGB}));
+  EXPECT_TRUE(premultiplied_served(f, both));
+
+  const std::vector<wl::FormatModifier> opaque_only = {{DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR}};
+  EXPECT_EQ(surface_formats(f, opaque_only).size(), 2u);
+  EXPECT_FALSE(premultiplied_served(f, opaque_only)) << "ARGB8888 is not offered: PRE_MULTIPLIED cannot be created";
+
+  // One offered format without its alpha fourcc takes PRE_MULTIPLIED away for all (it holds for every format).
+  const std::vector<wl::FormatModifier> mixed = {{DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR}, {DRM_FORMAT_ARGB8888, DRM_FORMAT_MOD_LINEAR},
+                                                 {DRM_FORMAT_XBGR8888, DRM_FORMAT_MOD_LINEAR}};
+  EXPECT_EQ(surface_formats(f, mixed).size(), 4u);
+  EXPECT_FALSE(premultiplied_served(f, mixed));
+
+  // Alpha only: OPAQUE would need XRGB8888, so the format is not offered at all.
+  const std::vector<wl::FormatModifier> alpha_only = {{DRM_FORMAT_ARGB8888, DRM_FORMAT_MOD_LINEAR}};
+  EXPECT_TRUE(surface_formats(f, alpha_only).empty());
+  EXPECT_FALSE(premultiplied_served(f, alpha_only));
+
+  // A fourcc with only a modifier the driver cannot export does not count.
+  const std::vector<wl::FormatModifier> tiled_alpha = {{DRM_FORMAT_XRGB8888, DRM_FORMAT_MOD_LINEAR}, {DRM_FORMAT_ARGB8888, I915_FORMAT_MOD_X_TILED}};
+  EXPECT_FALSE(premultiplied_served(f, tiled_alpha));
+}
+
 TEST(DriverFacts, QueryAsksTheDriverAndClosesOverDependencies) {
   fake_extensions = {VK_KHR_EXTERNAL_MEMORY_EXTENSION_NAME, VK_KHR_EXTERNAL_MEMORY_FD_EXTENSION_NAME,
                      VK_EXT_EXTERNAL_MEMORY_DMA_BUF_EXTENSION_NAME, VK_EXT_IMAGE_DRM_FORMAT_MODIFIER_EXTENSION_NAME,
