@@ -88,8 +88,9 @@ uint32_t drm_fourcc_for(VkFormat format, bool opaque);
 // drm_fourcc_for(format)); exact match: an implicit DRM_FORMAT_MOD_INVALID entry does not count.
 bool has_common_modifier(const DriverFacts &facts, VkFormat format, const std::vector<uint64_t> &compositor_modifiers);
 
-// The one rule for what a swapchain format needs: the driver exports it with a modifier the compositor lists for
-// drm_fourcc_for(format, opaque) (`compositor`: its dma-buf format table). Surface formats are the ones served
+// What the surface answers advertise for a format: the driver exports it with a modifier the compositor lists for
+// drm_fourcc_for(format, opaque) (`compositor`: its dma-buf format table). Its twin at creation is
+// common_modifiers() in layer/swapchain.cpp, which also knows whether the device enabled modifier tiling. Surface formats are the ones served
 // opaque (every app may ask for VK_COMPOSITE_ALPHA_OPAQUE_BIT_KHR); PRE_MULTIPLIED is advertised only when every
 // surface format is also served with alpha, since supportedCompositeAlpha holds for every format.
 bool format_served(const DriverFacts &facts, VkFormat format, bool opaque, const std::vector<wl::FormatModifier> &compositor);
