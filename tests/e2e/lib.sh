@@ -81,6 +81,35 @@ sfw_counted() { # LOG WHAT(submits|presents)
     awk -v what="$2" '{ print (what == "submits") ? $1 : $2 }'
 }
 
+SFW_PNG_STATS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools" && pwd)/png_stats.py
+
+# sfw_shoot PNG LIMIT STATS-ARG... -- ENV... -- CMD...: runs the client CMD with ENV in the background (its
+# output in PNG.log) and takes screenshots (weston needs --debug) until one passes
+# `png_stats.py STATS-ARG...`, the client exits, or LIMIT seconds pass; then stops the client. Returns 0 with
+# that picture in PNG. Polls: an app draws its first frame when it is ready, which the script cannot know.
+sfw_shoot() {
+  local png=$1 limit=$2; shift 2
+  local stats=() envs=()
+  while [ "$1" != -- ]; do stats+=("$1"); shift; done; shift
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done; shift
+  local dir; dir=$(mktemp -d "$SFW_TMP/shots.XXXXXX")
+  env "${envs[@]}" "$@" >"$png.log" 2>&1 &
+  local client=$! found=1 end=$((SECONDS + limit)) shot
+  rm -f "$png"
+  while [ $SECONDS -lt $end ] && kill -0 $client 2>/dev/null; do
+    (cd "$dir" && timeout 20 weston-screenshooter >/dev/null 2>&1) || true
+    shot=$(ls -t "$dir"/wayland-screenshot-*.png 2>/dev/null | head -n 1)
+    if [ -n "$shot" ] && python3 "$SFW_PNG_STATS" "${stats[@]}" "$shot" >/dev/null; then
+      mv "$shot" "$png"; found=0; break
+    fi
+    rm -f "$dir"/*.png
+    sleep 0.5
+  done
+  kill $client 2>/dev/null; wait $client 2>/dev/null
+  rm -rf "$dir"
+  return $found
+}
+
 sfw_pass() { echo "PASS $1"; SFW_PASSED=$((SFW_PASSED + 1)); }
 sfw_fail() { echo "FAIL $1: $2"; SFW_FAILED=$((SFW_FAILED + 1)); [ -n "${3:-}" ] && [ -f "$3" ] && sed 's/^/    | /' "$3" | tail -n 25; }
 sfw_skip() { echo "SKIP $1: $2"; SFW_SKIPPED=$((SFW_SKIPPED + 1)); }

@@ -2,9 +2,12 @@
 """Prints facts about a PNG screenshot, for tests: size, distinct colours, and how much of the
 picture differs from its most common (background) colour. Stdlib only (zlib + PNG filters).
 
-Usage: png_stats.py FILE [--min-colors N] [--min-foreground FRACTION] [--min-teal FRACTION]
+Usage: png_stats.py FILE [--baseline FILE] [--min-colors N] [--min-foreground FRACTION] [--min-teal FRACTION]
+--baseline: the foreground is what differs from that picture at the same place (a screenshot of the same
+  desktop without the app), and the colours are counted in the foreground only: what the app drew.
 --min-teal asks for the teal of vkcube's LunarG faces (green and blue well above red).
-Exits 1 when the picture is blank by those thresholds, 2 when it is not a readable PNG.
+--values prints "COLOURS FOREGROUND TEAL" (fractions in 0..1) instead of the sentence.
+Exits 1 when the picture is blank by those thresholds, 2 when it is not a readable PNG (or the sizes differ).
 """
 import argparse
 import collections
@@ -62,18 +65,34 @@ def main():
     ap.add_argument("--min-colors", type=int, default=8)
     ap.add_argument("--min-foreground", type=float, default=0.02)
     ap.add_argument("--min-teal", type=float, default=0.0)
+    ap.add_argument("--baseline")
+    ap.add_argument("--values", action="store_true")
     args = ap.parse_args()
     try:
         width, height, pixels = read_png(args.file)
+        if args.baseline:
+            base = read_png(args.baseline)
+            if base[:2] != (width, height):
+                raise ValueError("%dx%d, the baseline is %dx%d" % (width, height, base[0], base[1]))
     except (OSError, ValueError, zlib.error, TypeError, struct.error) as e:
         print("png_stats: %s: %s" % (args.file, e))
         return 2
-    counts = collections.Counter(pixels)
-    background, bg_count = counts.most_common(1)[0]
-    foreground = 1.0 - bg_count / len(pixels)
+    if args.baseline:
+        drawn = [p for p, b in zip(pixels, base[2]) if p != b]
+        counts = collections.Counter(drawn)
+        foreground = len(drawn) / len(pixels)
+        where = "differing from %s" % args.baseline.rsplit("/", 1)[-1]
+    else:
+        counts = collections.Counter(pixels)
+        background, bg_count = counts.most_common(1)[0]
+        foreground = 1.0 - bg_count / len(pixels)
+        where = "background #%s" % background.hex()
     teal = sum(n for (r, g, b), n in counts.items() if g > r + 40 and b > r + 40) / len(pixels)
-    print("%dx%d, %d colours, %.1f%% foreground (background #%s), %.2f%% teal" %
-          (width, height, len(counts), 100 * foreground, background.hex(), 100 * teal))
+    if args.values:
+        print("%d %.5f %.5f" % (len(counts), foreground, teal))
+    else:
+        print("%dx%d, %d colours, %.1f%% foreground (%s), %.2f%% teal" %
+              (width, height, len(counts), 100 * foreground, where, 100 * teal))
     ok = len(counts) >= args.min_colors and foreground >= args.min_foreground and teal >= args.min_teal
     return 0 if ok else 1
 

@@ -33,6 +33,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
+constexpr uint64_t kLateBound = 60'000'000'000; // after a timed-out acquire: does an image come at all?
 constexpr uint32_t kFrames = 7; // four images: the first four frames make per-image objects, the rest take images back
 
 // The app's allocator: counts, tracks what is live per scope, and fails the Nth allocation once armed.
@@ -170,7 +171,7 @@ protected:
       *result = client_.acquire(client_.acquire_fence.get(), &index);
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
       longest_acquire_ms_ = std::max<int64_t>(longest_acquire_ms_, ms);
-      if (*result == VK_TIMEOUT) return "vkAcquireNextImageKHR (frame " + std::to_string(i) + ", after " + std::to_string(ms) + " ms)";
+      if (*result == VK_TIMEOUT) return "vkAcquireNextImageKHR (frame " + std::to_string(i) + ", after " + std::to_string(ms) + " ms; " + late_or_never() + ")";
       if (*result != VK_SUCCESS) return "vkAcquireNextImageKHR";
       if ((*result = client_.wait_and_reset(client_.acquire_fence.get())) != VK_SUCCESS) return "vkWaitForFences (acquire)";
       if ((*result = client_.render(index, client_.frame_fence.get())) != VK_SUCCESS) return "vkQueueSubmit";
@@ -179,6 +180,17 @@ protected:
     }
     *result = VK_SUCCESS;
     return "";
+  }
+
+  // After an acquire timed out: whether an image comes at all (issue 11's question: a slow compositor, or one
+  // that will never release). Late or never, the run still fails; the message says which.
+  std::string late_or_never() {
+    uint32_t index = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    const VkResult r = client_.acquire(client_.acquire_fence.get(), &index, kLateBound);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    if (r == VK_SUCCESS || r == VK_SUBOPTIMAL_KHR) return "late: an image came " + std::to_string(ms) + " ms later";
+    return "never: a second acquire gave " + std::to_string(r) + " after " + std::to_string(ms) + " ms";
   }
 
   // Waits for the device, then destroys the swapchain and the client's frame objects (an acquire semaphore
