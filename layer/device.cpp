@@ -83,6 +83,11 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateDevice(VkPhysicalDevice phys, const VkDev
                       create_info->ppEnabledExtensionNames + create_info->enabledExtensionCount);
     for (const char *e : extensions) state->app.extensions.emplace_back(e);
     state->driver = driver_facts(*inst, phys);
+    uint32_t families = 0;
+    inst->dispatch.GetPhysicalDeviceQueueFamilyProperties(phys, &families, nullptr);
+    std::vector<VkQueueFamilyProperties> family_props(families);
+    inst->dispatch.GetPhysicalDeviceQueueFamilyProperties(phys, &families, family_props.data());
+    for (const auto &f : family_props) state->family_flags.push_back(f.queueFlags);
     state->may_own_swapchains = may_own_swapchains(*state->driver, &reasons);
     if (state->may_own_swapchains) {
       // An extension the layer hides here was not offered: enabling it anyway would send its commands
@@ -137,14 +142,19 @@ VKAPI_ATTR void VKAPI_CALL vkDestroyDevice(VkDevice device, const VkAllocationCa
     SFW_ERROR("vkDestroyDevice: unknown device %p", static_cast<void *>(device));
     return;
   }
-  {
-    // Swapchains the app left alive: their Vulkan objects must go before the device.
-    std::lock_guard lock(state->swapchains_mutex);
-    if (!state->swapchains.empty())
-      SFW_WARN("vkDestroyDevice with %zu live swapchains: destroying them", state->swapchains.size());
-    state->pending.clear();
-    state->pending_next.clear();
-    state->swapchains.clear();
+  // Swapchains the app left alive: their Vulkan objects must go before the device. Each is destroyed
+  // with no lock held (it waits for the layer's own GPU work).
+  state->pending.clear();
+  for (;;) {
+    std::shared_ptr<LayerSwapchain> sc;
+    {
+      std::lock_guard lock(state->swapchains_mutex);
+      if (state->swapchains.empty()) break;
+      SFW_WARN("vkDestroyDevice with a live swapchain (%zu left): destroying it", state->swapchains.size());
+      auto it = state->swapchains.begin();
+      sc = std::move(it->second);
+      state->swapchains.erase(it);
+    }
   }
   SFW_INFO("device destroyed: %llu submits, %llu presents",
            static_cast<unsigned long long>(state->submits.load(std::memory_order_relaxed)),

@@ -72,37 +72,25 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     for (uint32_t i = 0; i < std::min(n, regions->swapchainCount); ++i) most = std::max(most, regions->pRegions[i].rectangleCount);
     damage.reserve(most);
   }
-  Vector<VkCommandBuffer> cmds; // the take-backs first, then each swapchain's release
-  if (dev.pending_acquires.load(std::memory_order_relaxed) == 0) {
-    cmds.reserve(n); // nothing to take back: no lock
-  } else {
-    // The app's waits, each once; a wait on a still-pending acquire semaphore (present without
-    // rendering) first takes that image back from the compositor.
-    std::lock_guard lock(dev.swapchains_mutex);
-    cmds.reserve(n + dev.pending.size() + dev.pending_next.size());
-    for (auto w = waits.begin(); w != waits.end();) {
-      auto it = dev.find_pending_locked(*w);
-      if (it == dev.pending.end()) {
-        ++w;
-        continue;
-      }
-      Swapchain::TakeBack take;
-      if (it->swapchain->engine->take_back(it->index, family, &take) == VK_SUCCESS && take.cmd != VK_NULL_HANDLE)
-        cmds.push_back(take.cmd);
-      dev.pending.erase(it);
-      dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
-      // Lazy: nobody signals that semaphore; the CPU wait in take_back replaced the wait on it.
-      w = take.lazy ? waits.erase(w) : w + 1;
-    }
-    // Fence-only acquires presented without a submit in between.
-    for (auto &entry : dev.pending_next) {
-      Swapchain::TakeBack take;
-      if (entry.swapchain->engine->take_back(entry.index, family, &take) == VK_SUCCESS && take.cmd != VK_NULL_HANDLE)
-        cmds.push_back(take.cmd);
-      dev.pending_acquires.fetch_sub(1, std::memory_order_relaxed);
-    }
-    dev.pending_next.clear();
+  Vector<VkCommandBuffer> cmds;
+  cmds.reserve(n);
+  // The images this present must take back first: acquires it waits on without a submit in between
+  // (a present without rendering), and fence-only acquires of the images it presents.
+  PendingAcquires::Claim claim(dev.pending);
+  if (dev.pending.any())
+    claim.take([&](const PendingAcquires::Entry &e) {
+      if (e.semaphore != VK_NULL_HANDLE) return std::find(waits.begin(), waits.end(), e.semaphore) != waits.end();
+      for (uint32_t i = 0; i < n; ++i)
+        if (e.source.get() == owned[i]->engine.get() && e.index == info->pImageIndices[i]) return true;
+      return false;
+    });
+  Vector<VkSubmitInfo> batches; // the take-backs, then the present's own
+  if (!claim.empty()) {
+    VkResult r = claim.prepare(family, true);
+    if (r != VK_SUCCESS) return r;
+    claim.append_batches(&batches);
   }
+  batches.reserve(batches.size() + 1); // the last allocation: nothing below can fail for memory
   for (uint32_t i = 0; i < n; ++i) {
     results[i] = owned[i]->engine->prepare_present(info->pImageIndices[i], family, &parts[i]);
     if (results[i] != VK_SUCCESS) continue;
@@ -118,21 +106,26 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
   submit.pCommandBuffers = cmds.data();
   submit.signalSemaphoreCount = static_cast<uint32_t>(signals.size());
   submit.pSignalSemaphores = signals.data();
+  batches.push_back(submit);
   VkFence first_fence = VK_NULL_HANDLE;
   for (uint32_t i = 0; i < n && first_fence == VK_NULL_HANDLE; ++i)
     if (results[i] == VK_SUCCESS) first_fence = parts[i].fence;
-  VkResult submitted = dev.dispatch.QueueSubmit(queue, 1, &submit, first_fence);
-  // Each other swapchain's fence: an empty submit signals it once all earlier work is done.
-  for (uint32_t i = 0; i < n && submitted == VK_SUCCESS; ++i)
-    if (results[i] == VK_SUCCESS && parts[i].fence != first_fence)
-      submitted = dev.dispatch.QueueSubmit(queue, 0, nullptr, parts[i].fence);
-
+  VkResult submitted = dev.dispatch.QueueSubmit(queue, static_cast<uint32_t>(batches.size()), batches.data(), first_fence);
+  if (submitted == VK_SUCCESS) claim.commit(); // else the claim gives its entries back
   VkResult combined = VK_SUCCESS;
   for (uint32_t i = 0; i < n; ++i) {
     uint32_t index = info->pImageIndices[i];
-    if (results[i] == VK_SUCCESS && submitted != VK_SUCCESS) results[i] = submitted;
-    if (results[i] == VK_SUCCESS) results[i] = owned[i]->engine->finish_present(index, damage_of(regions, i, &damage));
-    else owned[i]->engine->abandon_present(index); // the image goes back to the swapchain
+    if (results[i] == VK_SUCCESS) {
+      // Each other swapchain's fence: an empty submit signals it once all earlier work is done.
+      VkResult r = submitted;
+      if (r == VK_SUCCESS && parts[i].fence != first_fence) r = dev.dispatch.QueueSubmit(queue, 0, nullptr, parts[i].fence);
+      if (r == VK_SUCCESS) {
+        results[i] = owned[i]->engine->finish_present(index, parts[i], damage_of(regions, i, &damage));
+      } else {
+        owned[i]->engine->cancel_present(index, parts[i]); // the image stays acquired, as it was
+        results[i] = r;
+      }
+    }
     if (info->pResults != nullptr) info->pResults[i] = results[i];
     if (severity(results[i]) > severity(combined)) combined = results[i];
   }

@@ -12,6 +12,7 @@
 
 #include "dispatch.hpp"
 #include "dispatch_map.hpp"
+#include "swapchain/pending_acquires.hpp"
 #include "swapchain/vk_functions.hpp"
 #include "wsi_state.hpp"
 
@@ -55,11 +56,6 @@ struct DeviceState {
   DeviceDispatch dispatch;
   EnabledSet app; // api_version: min(app's instance apiVersion, the device's)
 
-  // The fast path reads only this: non-zero while any acquire is waiting to be taken back by a
-  // submit. Relaxed is enough: the acquire that sets it happens-before the app's submit that
-  // names its semaphore (the app orders them).
-  std::atomic<uint32_t> pending_acquires{0};
-
   // Counters for the log line at vkDestroyDevice.
   std::atomic<uint64_t> submits{0};
   std::atomic<uint64_t> presents{0};
@@ -71,6 +67,12 @@ struct DeviceState {
     auto it = queue_family.find(queue);
     return it == queue_family.end() ? 0 : it->second;
   }
+  Vector<VkQueueFlags> family_flags; // per queue family, from vkCreateDevice
+  // Can a queue of `family` record the layer's ownership transfers (a pipeline barrier)?
+  bool can_record(uint32_t family) const noexcept {
+    return family >= family_flags.size() ||
+           (family_flags[family] & (VK_QUEUE_GRAPHICS_BIT | VK_QUEUE_COMPUTE_BIT | VK_QUEUE_TRANSFER_BIT)) != 0;
+  }
 
   // Swapchains: the layer's own, and what it needs to run them.
   SwapchainVk swapchain_vk;
@@ -78,6 +80,7 @@ struct DeviceState {
   std::shared_ptr<const DriverFacts> driver;
   bool may_own_swapchains = false; // the driver side of the modes table allows it
   bool drm_modifiers_enabled = false;
+  // Guards the map only: held for look-ups, never across a call into a swapchain or a wait.
   std::mutex swapchains_mutex;
   HostMap<VkSwapchainKHR, std::shared_ptr<LayerSwapchain>> swapchains;
   // A look-up: allocates nothing.
@@ -87,43 +90,9 @@ struct DeviceState {
     auto it = swapchains.find(handle);
     return it == swapchains.end() ? nullptr : it->second;
   }
-
-  // Acquire semaphores whose image must be taken back from the compositor in the submit that
-  // waits on them (guarded by swapchains_mutex; counted in pending_acquires). At most one entry per
-  // image, and vkCreateSwapchainKHR reserves room for every image, so acquire never allocates.
-  struct PendingAcquire {
-    VkSemaphore semaphore; // null in pending_next
-    std::shared_ptr<LayerSwapchain> swapchain;
-    uint32_t index;
-  };
-  Vector<PendingAcquire> pending;
-  // Fence-only acquires of images the compositor owns: the app waits on the fence before using the
-  // image, so the app's next submit on any queue takes them back (also counted in pending_acquires).
-  Vector<PendingAcquire> pending_next;
-  // Makes room in both lists for every image of the live swapchains (caller holds swapchains_mutex).
-  void reserve_pending_locked(size_t more_images) {
-    size_t images = more_images;
-    for (const auto &entry : swapchains) images += entry.second->image_count;
-    pending.reserve(pending.size() + images);
-    pending_next.reserve(pending_next.size() + images);
-  }
-  // Drops the entries `match` picks from both lists (caller holds swapchains_mutex).
-  template <typename Match> void drop_pending_locked(Match &&match) noexcept {
-    for (auto *list : {&pending, &pending_next})
-      for (auto it = list->begin(); it != list->end();)
-        if (match(*it)) {
-          it = list->erase(it);
-          pending_acquires.fetch_sub(1, std::memory_order_relaxed);
-        } else {
-          ++it;
-        }
-  }
-  // The semaphore's entry, or pending.end() (caller holds swapchains_mutex).
-  Vector<PendingAcquire>::iterator find_pending_locked(VkSemaphore semaphore) noexcept {
-    for (auto it = pending.begin(); it != pending.end(); ++it)
-      if (it->semaphore == semaphore) return it;
-    return pending.end();
-  }
+  // Acquires whose image a submit or present must take back from the compositor first; its own lock.
+  // The fast path reads only pending.any().
+  PendingAcquires pending;
 };
 
 // Namespace-scope (no function-local static guard on the submit path); built when the library loads.

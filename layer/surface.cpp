@@ -16,10 +16,6 @@ namespace {
 constexpr auto kCompositorQueryTimeout = std::chrono::milliseconds(5000); // bounded; a busy compositor is slow
 constexpr VkPresentModeKHR kPresentModes[] = {VK_PRESENT_MODE_FIFO_KHR, VK_PRESENT_MODE_MAILBOX_KHR,
                                               VK_PRESENT_MODE_IMMEDIATE_KHR};
-// A compositor may hold one buffer on screen and one pending: MAILBOX needs 4 to never block.
-uint32_t min_images_for(VkPresentModeKHR mode) { return mode == VK_PRESENT_MODE_MAILBOX_KHR ? 4 : 3; }
-constexpr uint32_t kMinImagesAnyMode = 4;
-constexpr uint32_t kMaxImages = 16;
 
 template <typename T> VkResult fill_array(const T *items, uint32_t n, uint32_t *count, T *out) {
   if (out == nullptr) {
@@ -234,7 +230,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilities2KHR(VkPhys
     const VkSurfacePresentModeEXT *mode = nullptr;
     for (auto *in = static_cast<const VkBaseInStructure *>(info->pNext); in != nullptr; in = in->pNext)
       if (in->sType == VK_STRUCTURE_TYPE_SURFACE_PRESENT_MODE_EXT) mode = reinterpret_cast<const VkSurfacePresentModeEXT *>(in);
-    if (mode != nullptr) caps->surfaceCapabilities.minImageCount = min_images_for(mode->presentMode);
+    if (mode != nullptr) caps->surfaceCapabilities.minImageCount = min_image_count(mode->presentMode);
     for (auto *out = static_cast<VkBaseOutStructure *>(caps->pNext); out != nullptr; out = out->pNext) {
       switch (out->sType) {
       case VK_STRUCTURE_TYPE_SURFACE_PRESENT_MODE_COMPATIBILITY_EXT: {

@@ -6,17 +6,13 @@
 #include <new>
 
 #include "intercepts.hpp"
+#include "debug_flags.hpp"
 #include "log.hpp"
 #include "state.hpp"
 
 namespace sfw::layer {
 
 namespace {
-bool debug_option(const char *name) {
-  const char *value = std::getenv("SYNCFILE_WSI_DEBUG");
-  return value != nullptr && std::strstr(value, name) != nullptr;
-}
-
 // Modifiers both sides support for this format, in the driver's order.
 Vector<uint64_t> common_modifiers(const DriverFacts &driver, const wl::DisplayInfo &compositor, VkFormat format,
                                   uint32_t fourcc, bool modifier_tiling) {
@@ -91,9 +87,8 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
             if (mod.modifier == m) p.modifier_planes.push_back({m, mod.plane_count});
     p.wait_for_frame_callback =
         info->presentMode == VK_PRESENT_MODE_FIFO_KHR || info->presentMode == VK_PRESENT_MODE_FIFO_RELAXED_KHR;
-    p.semaphore_import = !debug_option("no-semaphore-import");
-    uint32_t minimum = info->presentMode == VK_PRESENT_MODE_MAILBOX_KHR ? 4 : 3;
-    p.image_count = std::max(info->minImageCount, minimum);
+    p.semaphore_import = !debug_flags().no_semaphore_import;
+    p.image_count = std::max(info->minImageCount, min_image_count(info->presentMode));
     p.format = info->imageFormat;
     p.extent = info->imageExtent;
     p.array_layers = info->imageArrayLayers;
@@ -117,19 +112,20 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     sc->surface = surface;
     sc->device = device;
     sc->image_count = p.image_count;
-    {
-      // Room for the new handle and for every image's pending acquire, before anything is made.
-      std::lock_guard lock(dev->swapchains_mutex);
-      dev->swapchains.reserve(dev->swapchains.size() + 1);
-      dev->reserve_pending_locked(p.image_count);
-    }
     VkResult result = Swapchain::create(p, &sc->engine);
     if (result != VK_SUCCESS) return result;
+    // Room for every image's pending acquire, so that acquire never allocates (throws: nothing registered).
+    dev->pending.add_source(sc->engine.get(), p.image_count);
+    try {
+      std::lock_guard lock(dev->swapchains_mutex);
+      dev->swapchains.emplace(to_handle(sc.get()), sc);
+    } catch (const std::bad_alloc &) {
+      dev->pending.forget(sc->engine.get());
+      throw;
+    }
     if (sc->engine->mode() != p.mode) record_degradation(*surface, dev->physical_device, sc->engine->mode());
     SFW_DEBUG("swapchain %p: %s", static_cast<void *>(sc.get()), sc->engine->describe().c_str());
-    std::lock_guard lock(dev->swapchains_mutex);
     *swapchain = to_handle(sc.get());
-    dev->swapchains.emplace(*swapchain, std::move(sc));
     return VK_SUCCESS;
   } catch (const std::bad_alloc &) {
     SFW_ERROR("vkCreateSwapchainKHR: out of host memory");
@@ -148,14 +144,11 @@ VKAPI_ATTR void VKAPI_CALL vkDestroySwapchainKHR(VkDevice device, VkSwapchainKHR
     if (it != dev->swapchains.end()) {
       sc = std::move(it->second);
       dev->swapchains.erase(it);
-      // Acquires never waited on: their images go with the swapchain, and a semaphore loaded with the
-      // compositor's reads still works for a late wait. Only a lazy one (never loaded) is kept, so the
-      // submit that waits on it still signals it.
-      dev->drop_pending_locked(
-          [&](const DeviceState::PendingAcquire &e) { return e.swapchain == sc && !sc->engine->is_lazy(e.index); });
     }
   }
   if (!sc) return dev->dispatch.DestroySwapchainKHR(device, swapchain, allocator);
+  // Its pending acquires hold no reference to it from here on: it is destroyed when `sc` goes, in this call.
+  dev->pending.forget(sc->engine.get());
   if (sc->engine->mode() == Mode::cpu_wait) record_degradation(*sc->surface, dev->physical_device, Mode::cpu_wait);
 }
 
@@ -168,28 +161,16 @@ VKAPI_ATTR VkResult VKAPI_CALL vkGetSwapchainImagesKHR(VkDevice device, VkSwapch
   return sc->engine->get_images(count, images);
 }
 
-static VkResult acquire(DeviceState &dev, LayerSwapchain &sc, uint64_t timeout, VkSemaphore semaphore, VkFence fence,
-                        uint32_t *index) noexcept {
-  VkResult result = sc.engine->acquire(timeout, semaphore, fence, index);
-  if ((result == VK_SUCCESS || result == VK_SUBOPTIMAL_KHR) && sc.engine->needs_take_back(*index)) {
+static VkResult acquire(DeviceState &dev, const std::shared_ptr<LayerSwapchain> &sc, uint64_t timeout,
+                        VkSemaphore semaphore, VkFence fence, uint32_t *index) noexcept {
+  Swapchain &engine = *sc->engine;
+  VkResult result = engine.acquire(timeout, semaphore, fence, index);
+  if ((result == VK_SUCCESS || result == VK_SUBOPTIMAL_KHR) && engine.needs_take_back(*index)) {
     // The first submit (or present) that waits on this semaphore takes the image back from the
-    // compositor's queue family, on its own queue; without a semaphore, the app's next submit.
-    // No allocation: vkCreateSwapchainKHR reserved an entry for every image.
-    std::lock_guard lock(dev.swapchains_mutex);
-    auto self = dev.swapchains.find(to_handle(&sc));
-    if (self != dev.swapchains.end()) {
-      // One entry per image and per semaphore: a newer acquire replaces an entry never consumed.
-      dev.drop_pending_locked([&](const DeviceState::PendingAcquire &e) {
-        return (e.swapchain.get() == &sc && e.index == *index) || (semaphore != VK_NULL_HANDLE && e.semaphore == semaphore);
-      });
-      auto &list = semaphore != VK_NULL_HANDLE ? dev.pending : dev.pending_next;
-      if (list.size() == list.capacity()) { // cannot happen (see reserve_pending_locked); never allocate here
-        SFW_ERROR("vkAcquireNextImageKHR: no room to remember image %u for its take-back", *index);
-        return VK_ERROR_OUT_OF_HOST_MEMORY;
-      }
-      list.push_back({semaphore, self->second, *index});
-      dev.pending_acquires.fetch_add(1, std::memory_order_relaxed);
-    }
+    // compositor's queue family, on its own queue; without a semaphore, the next submit with command
+    // buffers or the image's present. The entry shares the LayerSwapchain's ownership (no allocation).
+    VkResult r = dev.pending.add({semaphore, std::shared_ptr<TakeBackSource>(sc, &engine), *index, engine.is_lazy(*index)});
+    if (r != VK_SUCCESS) return r;
   }
   return result;
 }
@@ -200,7 +181,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkAcquireNextImageKHR(VkDevice device, VkSwapchai
   if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
   std::shared_ptr<LayerSwapchain> sc = dev->layer_swapchain(swapchain);
   if (!sc) return dev->dispatch.AcquireNextImageKHR(device, swapchain, timeout, semaphore, fence, index);
-  return acquire(*dev, *sc, timeout, semaphore, fence, index);
+  return acquire(*dev, sc, timeout, semaphore, fence, index);
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkAcquireNextImage2KHR(VkDevice device, const VkAcquireNextImageInfoKHR *info,
@@ -209,7 +190,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkAcquireNextImage2KHR(VkDevice device, const VkA
   if (dev == nullptr) return VK_ERROR_INITIALIZATION_FAILED;
   std::shared_ptr<LayerSwapchain> sc = dev->layer_swapchain(info->swapchain);
   if (!sc) return dev->dispatch.AcquireNextImage2KHR(device, info, index);
-  return acquire(*dev, *sc, info->timeout, info->semaphore, info->fence, index);
+  return acquire(*dev, sc, info->timeout, info->semaphore, info->fence, index);
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetDeviceGroupSurfacePresentModesKHR(VkDevice device, VkSurfaceKHR surface,

@@ -18,12 +18,14 @@ struct Swapchain::Image {
   kernel::UniqueFd dmabuf;
   HostUnique<wl::SurfaceLink::Buffer> buffer;
   wl::SurfaceLink::Plane planes[4]{};
-  ImageState state = ImageState::free;
-  bool released_to_foreign = false;  // the last present handed it to the compositor's queue family
-  bool lazy = false;                 // acquired without loading the semaphore: `reads` waits for the submit
-  kernel::SyncFile reads;            // the compositor's reads, for the lazy path
-  VkSemaphore present_done = VK_NULL_HANDLE;  // exportable SYNC_FD
-  VkSemaphore acquired_back = VK_NULL_HANDLE; // signalled by the acquire-back batch
+  ImageState state = ImageState::free; // under frame_mutex_
+  // The take-back's fields, under mutex_:
+  bool released_to_foreign = false; // the last present handed it to the compositor's queue family
+  bool lazy = false;                // acquired without loading the app's semaphore
+  bool reads_pending = false;       // a fence-only acquire loaded reads_semaphore: the take-back waits on it
+  kernel::SyncFile reads;           // the compositor's reads, for the take-back's CPU wait (no semaphore import)
+  VkSemaphore present_done = VK_NULL_HANDLE;   // exportable SYNC_FD
+  VkSemaphore reads_semaphore = VK_NULL_HANDLE; // the layer's own, for fence-only acquires
   struct Cmds {
     uint32_t family;
     VkCommandBuffer release, acquire;

@@ -7,13 +7,12 @@
 
 #include "kernel/dmabuf_sync.hpp"
 #include "kernel/sync_file.hpp"
+#include "debug_flags.hpp"
 #include "log.hpp"
 #include "swapchain/image.hpp"
 #include "wayland/buffer_params.hpp"
 
 namespace sfw {
-
-constexpr uint64_t kLayerWorkBoundNs = 5'000'000'000; // the layer's own submits
 
 // Creation-time roundtrips: long enough for a busy compositor (weston under TCG stalls for 2.5 s
 // while it starts its shell), still bounded, and a dead connection ends them at once.
@@ -32,7 +31,7 @@ VkResult Swapchain::create(const SwapchainParams &params, HostUnique<Swapchain> 
   const SwapchainVk &vk = *params.vk;
   // The compositor rejects (format, modifier) pairs with `failed`: try the next, then LINEAR.
   Vector<uint64_t> candidates = params.modifiers;
-  if (wl::debug_flags().unoffered_modifier_first) candidates.insert(candidates.begin(), wl::kDebugUnofferedModifier);
+  if (debug_flags().unoffered_modifier_first) candidates.insert(candidates.begin(), wl::kDebugUnofferedModifier);
   if (std::find(candidates.begin(), candidates.end(), 0) == candidates.end()) candidates.push_back(0);
   VkResult result = VK_ERROR_INITIALIZATION_FAILED;
   for (uint64_t modifier : candidates) {
@@ -64,7 +63,8 @@ VkResult Swapchain::create(const SwapchainParams &params, HostUnique<Swapchain> 
     sem_info.pNext = sc->mode_ == Mode::syncfile ? &exportable : nullptr;
     VkSemaphoreCreateInfo plain{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
     if ((result = vk.CreateSemaphore(params.device, &sem_info, sc->vk_allocator(), &image->present_done)) != VK_SUCCESS ||
-        (result = vk.CreateSemaphore(params.device, &plain, sc->vk_allocator(), &image->acquired_back)) != VK_SUCCESS)
+        (sc->mode_ == Mode::syncfile &&
+         (result = vk.CreateSemaphore(params.device, &plain, sc->vk_allocator(), &image->reads_semaphore)) != VK_SUCCESS))
       return result;
   }
   SFW_DEBUG("swapchain %ux%u: mode %s, format %d, drm 0x%08x, modifier 0x%" PRIx64 " (%u planes), %u images, "
@@ -78,8 +78,12 @@ VkResult Swapchain::create(const SwapchainParams &params, HostUnique<Swapchain> 
 Swapchain::~Swapchain() {
   const SwapchainVk *vk = params_.vk;
   VkDevice dev = params_.device;
-  // Only the layer's own work, never the compositor: the layer's present submits.
-  if (!fences_.empty()) vk->WaitForFences(dev, static_cast<uint32_t>(fences_.size()), fences_.data(), VK_TRUE, kLayerWorkBoundNs);
+  // Only the layer's own work, never the compositor: the layer's present submits (the spare, moved
+  // last, was never submitted).
+  auto spare = std::find(fences_.begin(), fences_.end(), spare_fence_);
+  if (spare != fences_.end()) std::iter_swap(spare, fences_.end() - 1);
+  uint32_t submitted = static_cast<uint32_t>(fences_.size()) - (spare != fences_.end() ? 1 : 0);
+  if (submitted != 0) vk->WaitForFences(dev, submitted, fences_.data(), VK_TRUE, kLayerWorkBoundNs);
   for (VkFence f : fences_) vk->DestroyFence(dev, f, vk_allocator());
   // Releases already sent count as released: the compositor holds only what it has not given back.
   if (link_) (void)link_->dispatch_pending();
@@ -99,10 +103,15 @@ Swapchain::~Swapchain() {
 
 VkResult Swapchain::take_fence(VkFence *fence) noexcept {
   const SwapchainVk &vk = *params_.vk;
+  if (spare_fence_ != VK_NULL_HANDLE) {
+    *fence = spare_fence_;
+    spare_fence_ = VK_NULL_HANDLE;
+    return VK_SUCCESS;
+  }
   for (VkFence f : fences_)
-    if (f != last_fence_ && vk.GetFenceStatus(params_.device, f) == VK_SUCCESS) {
+    if (vk.GetFenceStatus(params_.device, f) == VK_SUCCESS) {
       vk.ResetFences(params_.device, 1, &f);
-      *fence = last_fence_ = f;
+      *fence = f;
       return VK_SUCCESS;
     }
   VkFenceCreateInfo info{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
@@ -115,7 +124,6 @@ VkResult Swapchain::take_fence(VkFence *fence) noexcept {
   VkResult r = vk.CreateFence(params_.device, &info, vk_allocator(), fence);
   if (r != VK_SUCCESS) return r;
   fences_.push_back(*fence);
-  last_fence_ = *fence;
   return VK_SUCCESS;
 }
 

@@ -19,6 +19,7 @@
 #include "host_alloc.hpp"
 #include "kernel/unique_fd.hpp"
 #include "swapchain/mode.hpp"
+#include "swapchain/pending_acquires.hpp"
 #include "swapchain/vk_functions.hpp"
 #include "wayland/surface_link.hpp"
 
@@ -26,6 +27,15 @@ struct wl_display;
 struct wl_surface;
 
 namespace sfw {
+
+// The bound on waits for the layer's own GPU work (its present submits, a lazy take-back's reads).
+inline constexpr uint64_t kLayerWorkBoundNs = 5'000'000'000;
+
+// Image counts, the one rule for the surface's capabilities and the swapchain's creation. A compositor
+// may hold one buffer on screen and one pending: MAILBOX needs 4 never to block.
+constexpr uint32_t min_image_count(VkPresentModeKHR mode) noexcept { return mode == VK_PRESENT_MODE_MAILBOX_KHR ? 4 : 3; }
+inline constexpr uint32_t kMinImagesAnyMode = 4;
+inline constexpr uint32_t kMaxImages = 16;
 
 struct SwapchainCounters {
   std::atomic<uint64_t> acquires{0}, exports{0}, imports{0}, empty_exports{0}, cpu_waits{0}, presents{0},
@@ -53,7 +63,7 @@ struct SwapchainParams {
   Vector<ModifierPlanes> modifier_planes; // drmFormatModifierPlaneCount of each
   bool use_drm_modifier_tiling = false;    // VK_EXT_image_drm_format_modifier enabled
   bool wait_for_frame_callback = false;    // FIFO
-  bool semaphore_import = true;            // false: SYNCFILE_WSI_DEBUG=no-semaphore-import
+  bool semaphore_import = true;            // false: SYNCFILE_WSI_DEBUG=no-semaphore-import (the lazy path)
   uint32_t image_count = 0;
   // From VkSwapchainCreateInfoKHR
   VkFormat format = VK_FORMAT_UNDEFINED;
@@ -66,7 +76,14 @@ struct SwapchainParams {
   Vector<VkFormat> view_formats;     // VkImageFormatListCreateInfo for MUTABLE_FORMAT
 };
 
-class Swapchain {
+// Locking (item: no wait while a lock another swapchain needs is held):
+//  - frame_mutex_ orders this swapchain's acquires and presents; it is held through their waits on the
+//    compositor (a free buffer, the FIFO frame callback) and the GPU (cpu-wait), which only this
+//    swapchain's own acquires and presents wait behind;
+//  - mutex_ guards what the submit path touches (each image's take-back fields, the ownership-transfer
+//    command buffers and their pools); it is never held across a wait. Order: frame_mutex_, then mutex_.
+// No device-wide lock is held while any of these are called.
+class Swapchain final : public TakeBackSource {
 public:
   // Creates images, exports their dma-bufs and makes one wl_buffer each. The swapchain and everything it
   // keeps are allocated through the ScopedHostAllocator active on this thread. Throws std::bad_alloc.
@@ -87,22 +104,17 @@ public:
   };
   VkResult prepare_present(uint32_t index, uint32_t queue_family, PresentPart *part) noexcept;
   // After the submit: fence the dma-buf with the frame's rendering, then attach and commit.
-  VkResult finish_present(uint32_t index, std::span<const wl::Rect> damage) noexcept;
-  // The present failed before the submit: the image goes back to the swapchain.
-  void abandon_present(uint32_t index) noexcept;
+  VkResult finish_present(uint32_t index, const PresentPart &part, std::span<const wl::Rect> damage) noexcept;
+  // The submit failed or never ran: the image stays acquired, as it was; the unused fence is kept for the next present.
+  void cancel_present(uint32_t index, const PresentPart &part) noexcept;
 
-  // For the submit path: what the first submit waiting on an acquire semaphore must do first.
-  //  - take the image back from the compositor's queue family (`cmd`, signalling `done`);
-  //  - lazy (no SYNC_FD semaphore import): the semaphore was never loaded; after a CPU wait for
-  //    the compositor's reads, the layer's batch signals the app's semaphore itself.
+  // After an acquire: must the first submit (or present) that uses the image take it back first
+  // (PendingAcquires), and was the app's semaphore left unloaded (the lazy path: no SYNC_FD semaphore
+  // import; the take-back waits on the CPU for the compositor's reads and signals the semaphore itself)?
   bool needs_take_back(uint32_t index) const noexcept;
-  bool is_lazy(uint32_t index) const noexcept; // acquired without loading the semaphore
-  struct TakeBack {
-    VkCommandBuffer cmd = VK_NULL_HANDLE; // null: nothing to transfer
-    VkSemaphore done = VK_NULL_HANDLE;
-    bool lazy = false;
-  };
-  VkResult take_back(uint32_t index, uint32_t queue_family, TakeBack *out) noexcept;
+  bool is_lazy(uint32_t index) const noexcept;
+  VkResult prepare_take_back(uint32_t index, uint32_t family, bool record_commands, TakeBack *out) noexcept override;
+  void commit_take_back(uint32_t index, const TakeBack &take) noexcept override;
 
   // For images the app binds to swapchain memory (VkImageSwapchainCreateInfoKHR and
   // VkBindImageMemorySwapchainInfoKHR): how the images are laid out, and memory for `app_image` that
@@ -147,13 +159,15 @@ private:
   };
   Vector<Pool> pools_;
   // Fences of the layer's own present submits: reused once signalled, never waited on in
-  // present (syncfile mode must not wait for the GPU); destroy waits for them.
+  // present (syncfile mode must not wait for the GPU); destroy waits for them. A cancelled present's
+  // fence was never submitted: it is the spare, used next and never waited on.
   Vector<VkFence> fences_;
+  VkFence spare_fence_ = VK_NULL_HANDLE;
   VkResult take_fence(VkFence *fence) noexcept;
-  VkFence last_fence_ = VK_NULL_HANDLE;
   uint64_t modifier_ = 0;
   uint32_t plane_count_ = 1;
-  std::mutex mutex_; // acquire/present vs. the submit path's acquire-back
+  std::mutex frame_mutex_; // see the locking rule above the class
+  mutable std::mutex mutex_;
   SwapchainCounters counters_;
 };
 

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "debug_flags.hpp"
 #include "kernel/dmabuf_sync.hpp"
 #include "kernel/sync_file.hpp"
 #include "log.hpp"
@@ -17,16 +18,10 @@ using Clock = std::chrono::steady_clock;
 namespace {
 constexpr auto kFlushTimeout = std::chrono::milliseconds(1000);
 constexpr auto kFrameCallbackBound = std::chrono::milliseconds(1000); // FIFO never hangs a hidden window
-constexpr uint64_t kLayerWorkBoundNs = 5'000'000'000;                 // the layer's own submits
 
-// SYNCFILE_WSI_DEBUG=fail-import-at=N: the process's Nth DMA_BUF_IOCTL_IMPORT_SYNC_FILE fails with EINVAL
-// through the kernel interface's test seam, so tests reach the in-place degradation to cpu-wait.
+// SYNCFILE_WSI_DEBUG=fail-import-at=N (debug_flags.hpp).
 void debug_import_fault() noexcept {
-  static const long fail_at = [] {
-    const char *debug = std::getenv("SYNCFILE_WSI_DEBUG");
-    const char *at = debug != nullptr ? std::strstr(debug, "fail-import-at=") : nullptr;
-    return at != nullptr ? std::strtol(at + std::strlen("fail-import-at="), nullptr, 10) : 0L;
-  }();
+  const long fail_at = debug_flags().fail_import_at;
   static std::atomic<long> imports{0};
   if (fail_at > 0 && imports.fetch_add(1, std::memory_order_relaxed) + 1 == fail_at)
     kernel::set_ioctl_fault_for_testing(kernel::IoctlOp::import_sync_file, EINVAL);
@@ -76,7 +71,7 @@ wl::Status Swapchain::wait_for_free_image(Clock::time_point deadline, bool block
 }
 
 VkResult Swapchain::acquire(uint64_t timeout_ns, VkSemaphore semaphore, VkFence fence, uint32_t *index) noexcept {
-  std::lock_guard lock(mutex_);
+  std::lock_guard frame(frame_mutex_);
   bool blocking = timeout_ns != 0;
   Clock::time_point deadline = deadline_after(timeout_ns);
   wl::Status status = wait_for_free_image(deadline, blocking, index);
@@ -136,39 +131,53 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
     SFW_ERROR("acquire: %s failed: %d", call, r);
     return r == VK_ERROR_INVALID_EXTERNAL_HANDLE ? VK_ERROR_OUT_OF_HOST_MEMORY : r;
   };
-  if (semaphore != VK_NULL_HANDLE && !params_.semaphore_import) {
-    // Lazy path: the first submit that waits on the semaphore signals it after a CPU wait.
-    image.lazy = true;
-    image.reads = std::move(reads);
-    semaphore = VK_NULL_HANDLE;
-    if (fence != VK_NULL_HANDLE && !image.reads.empty()) {
-      auto dup = image.reads.dup();
-      if (!dup) return VK_ERROR_OUT_OF_HOST_MEMORY;
-      reads = std::move(*dup);
-    }
-  }
-  if (semaphore != VK_NULL_HANDLE) {
-    VkResult r = import_into("vkImportSemaphoreFdKHR", [&](int fd) {
+  auto import_fence = [&](int fd) {
+    VkImportFenceFdInfoKHR info{VK_STRUCTURE_TYPE_IMPORT_FENCE_FD_INFO_KHR};
+    info.fence = fence;
+    info.flags = VK_FENCE_IMPORT_TEMPORARY_BIT;
+    info.handleType = VK_EXTERNAL_FENCE_HANDLE_TYPE_SYNC_FD_BIT;
+    info.fd = fd;
+    return vk.ImportFenceFdKHR(params_.device, &info);
+  };
+  auto import_semaphore_into = [&](VkSemaphore target) {
+    return [&, target](int fd) {
       VkImportSemaphoreFdInfoKHR info{VK_STRUCTURE_TYPE_IMPORT_SEMAPHORE_FD_INFO_KHR};
-      info.semaphore = semaphore;
+      info.semaphore = target;
       info.flags = VK_SEMAPHORE_IMPORT_TEMPORARY_BIT;
       info.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
       info.fd = fd;
       return vk.ImportSemaphoreFdKHR(params_.device, &info);
-    });
-    if (r != VK_SUCCESS) return r;
+    };
+  };
+  // Where the reads go besides the app's fence: the app's semaphore; with none, the layer's own, which
+  // the take-back waits on (the app need not have waited on its fence before the take-back runs);
+  // without semaphore imports (the lazy path), a copy the take-back waits for on the CPU.
+  const bool lazy = semaphore != VK_NULL_HANDLE && !params_.semaphore_import;
+  const bool into_reads_semaphore = semaphore == VK_NULL_HANDLE && !reads.empty() && params_.semaphore_import &&
+                                    image.reads_semaphore != VK_NULL_HANDLE;
+  kernel::SyncFile for_cpu_wait;
+  if (!reads.empty() && (lazy || (semaphore == VK_NULL_HANDLE && !into_reads_semaphore))) {
+    auto dup = reads.dup();
+    if (!dup) return VK_ERROR_OUT_OF_HOST_MEMORY;
+    for_cpu_wait = std::move(*dup);
   }
+  // The fence first: if the semaphore's import then fails, resetting the fence restores it as it was.
   if (fence != VK_NULL_HANDLE) {
-    VkResult r = import_into("vkImportFenceFdKHR", [&](int fd) {
-      VkImportFenceFdInfoKHR info{VK_STRUCTURE_TYPE_IMPORT_FENCE_FD_INFO_KHR};
-      info.fence = fence;
-      info.flags = VK_FENCE_IMPORT_TEMPORARY_BIT;
-      info.handleType = VK_EXTERNAL_FENCE_HANDLE_TYPE_SYNC_FD_BIT;
-      info.fd = fd;
-      return vk.ImportFenceFdKHR(params_.device, &info);
-    });
+    VkResult r = import_into("vkImportFenceFdKHR", import_fence);
     if (r != VK_SUCCESS) return r;
   }
+  VkSemaphore target = lazy ? VK_NULL_HANDLE : semaphore != VK_NULL_HANDLE ? semaphore : into_reads_semaphore ? image.reads_semaphore : VK_NULL_HANDLE;
+  if (target != VK_NULL_HANDLE) {
+    VkResult r = import_into("vkImportSemaphoreFdKHR", import_semaphore_into(target));
+    if (r != VK_SUCCESS) {
+      if (fence != VK_NULL_HANDLE) vk.ResetFences(params_.device, 1, &fence);
+      return r;
+    }
+  }
+  std::lock_guard lock(mutex_);
+  image.lazy = lazy;
+  image.reads_pending = into_reads_semaphore;
+  image.reads = std::move(for_cpu_wait);
   return VK_SUCCESS;
 }
 
@@ -183,29 +192,36 @@ VkResult Swapchain::degrade(const char *why) noexcept {
 }
 
 VkResult Swapchain::prepare_present(uint32_t index, uint32_t queue_family, PresentPart *part) noexcept {
-  std::lock_guard lock(mutex_);
+  std::lock_guard frame(frame_mutex_);
   if (index >= images_.size() || images_[index]->state != ImageState::acquired) {
     SFW_ERROR("present: image %u is not acquired", index);
     return VK_ERROR_OUT_OF_DATE_KHR;
   }
   Image &image = *images_[index];
-  VkResult result = barrier_cmd(queue_family, true, index, &part->release);
+  VkResult result;
+  {
+    std::lock_guard lock(mutex_);
+    result = barrier_cmd(queue_family, true, index, &part->release);
+  }
   if (result == VK_SUCCESS) result = take_fence(&part->fence);
   if (result != VK_SUCCESS) return result;
   part->done = image.present_done;
   return VK_SUCCESS;
 }
 
-void Swapchain::abandon_present(uint32_t index) noexcept {
-  std::lock_guard lock(mutex_);
-  if (index < images_.size() && images_[index]->state == ImageState::acquired) images_[index]->state = ImageState::free;
+void Swapchain::cancel_present(uint32_t /*index*/, const PresentPart &part) noexcept {
+  std::lock_guard frame(frame_mutex_);
+  if (part.fence != VK_NULL_HANDLE) spare_fence_ = part.fence;
 }
 
-VkResult Swapchain::finish_present(uint32_t index, std::span<const wl::Rect> damage) noexcept {
-  std::lock_guard lock(mutex_);
+VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std::span<const wl::Rect> damage) noexcept {
+  std::lock_guard frame(frame_mutex_);
   Image &image = *images_[index];
   const SwapchainVk &vk = *params_.vk;
-  image.released_to_foreign = true;
+  {
+    std::lock_guard lock(mutex_);
+    image.released_to_foreign = true;
+  }
   VkResult result = VK_SUCCESS;
 
   if (mode_ == Mode::syncfile) {
@@ -230,7 +246,7 @@ VkResult Swapchain::finish_present(uint32_t index, std::span<const wl::Rect> dam
   if (mode_ == Mode::cpu_wait) {
     // No way to hand the compositor a fence: wait for the frame before it may read.
     counters_.cpu_waits.fetch_add(1, std::memory_order_relaxed);
-    if (vk.WaitForFences(params_.device, 1, &last_fence_, VK_TRUE, kLayerWorkBoundNs) != VK_SUCCESS)
+    if (vk.WaitForFences(params_.device, 1, &part.fence, VK_TRUE, kLayerWorkBoundNs) != VK_SUCCESS)
       return VK_ERROR_DEVICE_LOST;
   }
 
@@ -252,32 +268,55 @@ VkResult Swapchain::finish_present(uint32_t index, std::span<const wl::Rect> dam
 }
 
 bool Swapchain::needs_take_back(uint32_t index) const noexcept {
-  return index < images_.size() && (images_[index]->released_to_foreign || images_[index]->lazy);
+  std::lock_guard lock(mutex_);
+  if (index >= images_.size()) return false;
+  const Image &image = *images_[index];
+  return image.released_to_foreign || image.lazy || image.reads_pending || !image.reads.empty();
 }
 
-bool Swapchain::is_lazy(uint32_t index) const noexcept { return index < images_.size() && images_[index]->lazy; }
-
-VkResult Swapchain::take_back(uint32_t index, uint32_t queue_family, TakeBack *out) noexcept {
+bool Swapchain::is_lazy(uint32_t index) const noexcept {
   std::lock_guard lock(mutex_);
-  Image &image = *images_[index];
-  if (image.released_to_foreign) {
-    VkResult result = barrier_cmd(queue_family, false, index, &out->cmd);
-    if (result != VK_SUCCESS) return result;
-    image.released_to_foreign = false;
-  }
-  out->done = image.acquired_back;
-  out->lazy = image.lazy;
-  if (image.lazy) {
-    // The CPU wait the driver cannot do for us; bounded: a stuck compositor must not hang the app.
-    counters_.cpu_waits.fetch_add(1, std::memory_order_relaxed);
-    if (!image.reads.empty()) {
-      auto done = image.reads.wait(std::chrono::nanoseconds(kLayerWorkBoundNs));
-      if (!done || !*done) SFW_WARN("lazy acquire: the compositor's reads did not finish in time; rendering anyway");
+  return index < images_.size() && images_[index]->lazy;
+}
+
+VkResult Swapchain::prepare_take_back(uint32_t index, uint32_t family, bool record_commands, TakeBack *out) noexcept {
+  kernel::SyncFile reads;
+  {
+    std::lock_guard lock(mutex_);
+    if (index >= images_.size()) return VK_ERROR_OUT_OF_DATE_KHR;
+    Image &image = *images_[index];
+    if (image.released_to_foreign && record_commands) {
+      VkResult result = barrier_cmd(family, false, index, &out->cmd);
+      if (result != VK_SUCCESS) return result;
     }
-    image.reads = kernel::SyncFile();
-    image.lazy = false;
+    out->transfer_skipped = image.released_to_foreign && !record_commands;
+    out->reads = image.reads_pending ? image.reads_semaphore : VK_NULL_HANDLE;
+    if (!image.reads.empty()) {
+      auto dup = image.reads.dup();
+      if (!dup) return VK_ERROR_OUT_OF_HOST_MEMORY;
+      reads = std::move(*dup);
+    }
+  }
+  if (!reads.empty()) {
+    // The CPU wait the driver cannot do for us (no semaphore import), with no lock held; bounded: a stuck
+    // compositor must not hang the app.
+    counters_.cpu_waits.fetch_add(1, std::memory_order_relaxed);
+    auto done = reads.wait(std::chrono::nanoseconds(kLayerWorkBoundNs));
+    if (!done || !*done) SFW_WARN("take-back: the compositor's reads did not finish in time; rendering anyway");
   }
   return VK_SUCCESS;
+}
+
+void Swapchain::commit_take_back(uint32_t index, const TakeBack &take) noexcept {
+  std::lock_guard lock(mutex_);
+  if (index >= images_.size()) return;
+  Image &image = *images_[index];
+  if (take.cmd != VK_NULL_HANDLE || take.transfer_skipped) image.released_to_foreign = false;
+  if (take.transfer_skipped)
+    SFW_LOG_ONCE(LogLevel::warn, "an acquire semaphore is waited on by a queue that cannot record the ownership transfer");
+  image.lazy = false;
+  image.reads_pending = false;
+  image.reads = kernel::SyncFile();
 }
 
 // Pre-recorded, simultaneous-use command buffers per (image, queue family): the ownership

@@ -43,7 +43,7 @@ void Swapchain::destroy_images() noexcept {
   for (auto &image : images_) {
     image->buffer.reset();
     if (image->present_done) vk.DestroySemaphore(dev, image->present_done, vk_allocator());
-    if (image->acquired_back) vk.DestroySemaphore(dev, image->acquired_back, vk_allocator());
+    if (image->reads_semaphore) vk.DestroySemaphore(dev, image->reads_semaphore, vk_allocator());
     if (image->image) vk.DestroyImage(dev, image->image, vk_allocator());
     if (image->memory) vk.FreeMemory(dev, image->memory, vk_allocator());
   }

@@ -88,18 +88,4 @@ ParamsCheck check_buffer_params(uint32_t width, uint32_t height, FormatModifier 
   return ParamsCheck::ok;
 }
 
-DebugFlags parse_debug_flags(const char *value) noexcept {
-  DebugFlags flags;
-  if (value == nullptr) return flags;
-  flags.corrupt_stride = strstr(value, "corrupt-stride") != nullptr;
-  flags.no_immed = strstr(value, "no-immed") != nullptr;
-  flags.unoffered_modifier_first = strstr(value, "unoffered-modifier-first") != nullptr;
-  return flags;
-}
-
-const DebugFlags &debug_flags() noexcept {
-  static const DebugFlags flags = parse_debug_flags(std::getenv("SYNCFILE_WSI_DEBUG"));
-  return flags;
-}
-
 } // namespace sfw::wl

@@ -41,17 +41,7 @@ ParamsCheck check_buffer_params(uint32_t width, uint32_t height, FormatModifier 
                                 std::span<const PlaneParams> planes, const std::vector<FormatModifier> &offered,
                                 char *why = nullptr, size_t why_size = 0);
 
-// SYNCFILE_WSI_DEBUG (read once): comma-separated test hooks.
-struct DebugFlags {
-  bool corrupt_stride = false; // plane 0's stride grows by 2^24 so the local check refuses every buffer
-  bool no_immed = false;       // never use create_immed
-  // The layer's first buffer attempt announces kDebugUnofferedModifier (memory laid out LINEAR): a
-  // modifier the compositor did not offer, sent past the local format check, so that weston's
-  // `create` answers `failed` and the layer's fallback runs.
-  bool unoffered_modifier_first = false;
-};
+// SYNCFILE_WSI_DEBUG=unoffered-modifier-first (debug_flags.hpp) announces this modifier first.
 inline constexpr uint64_t kDebugUnofferedModifier = 0x0100000000000001ULL; // I915_FORMAT_MOD_X_TILED
-const DebugFlags &debug_flags() noexcept;
-DebugFlags parse_debug_flags(const char *value) noexcept;
 
 } // namespace sfw::wl

@@ -1,5 +1,6 @@
 #include "wayland/surface_link.hpp"
 
+#include "debug_flags.hpp"
 #include "log.hpp"
 #include "wayland/buffer_params.hpp"
 #include "wayland/dispatch.hpp"

@@ -2,6 +2,7 @@
 // compositor offers, bounded waits (never-true predicate, a stopped compositor, a killed one), nothing
 // on the app's default queue, and refused/failed buffers that leave the app's connection healthy.
 // The host has no dma-buf exporter: real buffers are tested in tests/vm/wayland_dmabuf_test.cpp.
+#include "debug_flags.hpp"
 #include "wayland/buffer_params.hpp"
 #include "wayland/display_info.hpp"
 #include "wayland/surface_link.hpp"
@@ -276,7 +277,7 @@ TEST_F(WaylandPresent, CreateTimeoutThenLateAnswerIsHarmless) {
 // Runs only as the 'wayland_link_corrupt_stride' test (SYNCFILE_WSI_DEBUG=corrupt-stride, read once per
 // process): the hook makes every buffer fail the local check, and the connection survives.
 TEST_F(WaylandLink, CorruptStrideHookIsRefused) {
-  if (!debug_flags().corrupt_stride) GTEST_SKIP() << "needs SYNCFILE_WSI_DEBUG=corrupt-stride";
+  if (!sfw::debug_flags().corrupt_stride) GTEST_SKIP() << "needs SYNCFILE_WSI_DEBUG=corrupt-stride";
   link_ = make_link();
   ASSERT_NE(link_, nullptr);
   UniqueFd fd = memfd(64 * 256);

@@ -1,6 +1,7 @@
 // The Wayland module without a compositor: the format-table parser and tranche selector, the local
 // checks that keep fatal zwp_linux_buffer_params_v1 errors off the app's connection, Status strings, and
 // the bounded waits against a fake "compositor" on a socketpair (silent, answering, hung up).
+#include "debug_flags.hpp"
 #include "wayland/buffer_params.hpp"
 #include "wayland/dispatch.hpp"
 #include "wayland/display_info.hpp"
@@ -181,12 +182,18 @@ TEST_F(ParamsCheckTest, UnseekableFdSkipsOnlySizeChecks) {
   EXPECT_EQ(check(64, 64, argb_linear_, {{0, r.get(), 0, 0x80000000u}}), ParamsCheck::out_of_bounds);
 }
 
-TEST(WaylandDebugFlags, Parses) {
+TEST(DebugFlags, Parses) {
+  using sfw::parse_debug_flags;
   EXPECT_FALSE(parse_debug_flags(nullptr).corrupt_stride);
   EXPECT_TRUE(parse_debug_flags("corrupt-stride").corrupt_stride);
-  DebugFlags both = parse_debug_flags("no-immed,corrupt-stride");
+  sfw::DebugFlags both = parse_debug_flags("no-immed,corrupt-stride");
   EXPECT_TRUE(both.corrupt_stride);
   EXPECT_TRUE(both.no_immed);
+  EXPECT_FALSE(both.no_semaphore_import);
+  EXPECT_EQ(both.fail_import_at, 0);
+  sfw::DebugFlags swapchain = parse_debug_flags("no-semaphore-import,fail-import-at=7");
+  EXPECT_TRUE(swapchain.no_semaphore_import);
+  EXPECT_EQ(swapchain.fail_import_at, 7);
 }
 
 TEST(WaylandDeadline, Saturates) {
