@@ -1,4 +1,4 @@
-// The one table of intercepted entry points. It generates the dispatch tables (dispatch.hpp),
+// The one table of intercepted entry points. It generates the dispatch tables (dispatch_tables.hpp),
 // the GetProcAddr lookup (loader.cpp) and the NULL answer for extensions the app did not enable.
 // Adding an interception is one line here, plus, for `custom`, the function in layer/.
 //

@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dispatch.hpp"
+#include "dispatch_tables.hpp"
 #include "dispatch_map.hpp"
 #include "swapchain/pending_acquires.hpp"
 #include "swapchain/vk_functions.hpp"

@@ -64,6 +64,8 @@ public:
   ~VkOwner() { reset(); }
 
   Handle get() const { return handle_; }
+  // Gives up ownership (a second client borrowing another's device): the object is not destroyed here.
+  Handle release() { return std::exchange(handle_, VK_NULL_HANDLE); }
   void reset() {
     if (handle_ == VK_NULL_HANDLE) return;
     if constexpr (std::is_same_v<Parent, std::nullptr_t>)
