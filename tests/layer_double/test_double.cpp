@@ -67,6 +67,8 @@ struct DeviceData {
   PFN_vkDestroyImage DestroyImage = nullptr;
   PFN_vkCreateCommandPool CreateCommandPool = nullptr;
   PFN_vkDestroyCommandPool DestroyCommandPool = nullptr;
+  PFN_vkImportSemaphoreFdKHR ImportSemaphoreFdKHR = nullptr;
+  PFN_vkImportFenceFdKHR ImportFenceFdKHR = nullptr;
 };
 
 struct Dmabuf {
@@ -282,8 +284,11 @@ VkResult finish_designated(DeviceData *dev, VkQueue queue, VkResult submitted, s
   return VK_SUCCESS;
 }
 
+bool injected_failure(const char *function);
+
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit(VkQueue queue, uint32_t count, const VkSubmitInfo *submits, VkFence fence) {
   DeviceData *dev = device_of(queue);
+  if (injected_failure("vkQueueSubmit")) return VK_ERROR_OUT_OF_DEVICE_MEMORY;
   if (state().armed.load() == 0) return dev->QueueSubmit(queue, count, submits, fence); // the fast path
   std::vector<VkSemaphore> app_sems;
   for (uint32_t i = 0; i < count; ++i)
@@ -408,6 +413,28 @@ bool injected_failure(const char *function) {
   long nth = std::strtol(at + needle.size(), nullptr, 10);
   std::lock_guard lock(mutex);
   return ++calls[function] == nth;
+}
+
+// Imports, counted, and failing on command (SFW_TEST_DOUBLE_FAIL=vkImportFenceFdKHR@N): the layer's acquire
+// must then leave the app's semaphore and fence as they were.
+VKAPI_ATTR VkResult VKAPI_CALL ImportSemaphoreFdKHR(VkDevice device, const VkImportSemaphoreFdInfoKHR *info) {
+  DeviceData *dev = device_of(device);
+  if (injected_failure("vkImportSemaphoreFdKHR")) return VK_ERROR_INVALID_EXTERNAL_HANDLE;
+  {
+    std::lock_guard lock(state().mutex);
+    state().stats.semaphore_imports++;
+  }
+  return dev->ImportSemaphoreFdKHR(device, info);
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL ImportFenceFdKHR(VkDevice device, const VkImportFenceFdInfoKHR *info) {
+  DeviceData *dev = device_of(device);
+  if (injected_failure("vkImportFenceFdKHR")) return VK_ERROR_INVALID_EXTERNAL_HANDLE;
+  {
+    std::lock_guard lock(state().mutex);
+    state().stats.fence_imports++;
+  }
+  return dev->ImportFenceFdKHR(device, info);
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL GetSemaphoreFdKHR(VkDevice device, const VkSemaphoreGetFdInfoKHR *info, int *fd) {
@@ -597,6 +624,8 @@ VKAPI_ATTR VkResult VKAPI_CALL CreateDevice(VkPhysicalDevice physical, const VkD
   load(d, &d.DestroyImage, "vkDestroyImage");
   load(d, &d.CreateCommandPool, "vkCreateCommandPool");
   load(d, &d.DestroyCommandPool, "vkDestroyCommandPool");
+  load(d, &d.ImportSemaphoreFdKHR, "vkImportSemaphoreFdKHR");
+  load(d, &d.ImportFenceFdKHR, "vkImportFenceFdKHR");
   State &s = state();
   std::lock_guard lock(s.mutex);
   s.devices[key_of(*device)] = std::move(data);
@@ -632,7 +661,8 @@ PFN_vkVoidFunction device_intercept(const char *name) {
               SFW_ROW(GetMemoryFdKHR),    SFW_ROW(CreateSemaphore),  SFW_ROW(DestroySemaphore), SFW_ROW(GetSemaphoreFdKHR),
               SFW_ROW(QueueSubmit),       SFW_ROW(QueueSubmit2),     SFW_ROW(QueueSubmit2KHR),  SFW_ROW(WaitForFences),
               SFW_ROW(QueueWaitIdle),     SFW_ROW(DeviceWaitIdle),   SFW_ROW(CreateImage),      SFW_ROW(DestroyImage),
-              SFW_ROW(CreateFence),       SFW_ROW(DestroyFence),     SFW_ROW(CreateCommandPool), SFW_ROW(DestroyCommandPool)};
+              SFW_ROW(CreateFence),       SFW_ROW(DestroyFence),     SFW_ROW(CreateCommandPool), SFW_ROW(DestroyCommandPool),
+              SFW_ROW(ImportSemaphoreFdKHR), SFW_ROW(ImportFenceFdKHR)};
 #undef SFW_ROW
   for (const auto &row : rows)
     if (strcmp(row.name, name) == 0) return row.fn;

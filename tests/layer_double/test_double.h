@@ -40,6 +40,8 @@ struct sfw_test_double_stats {
   uint64_t window_device_wait_idle;  // vkDeviceWaitIdle calls inside the window(s)
   uint64_t errors;             // internal failures of the double (see last_error)
   uint64_t calls_with_allocator; // calls that came down with a pAllocator (then stripped)
+  uint64_t semaphore_imports;    // vkImportSemaphoreFdKHR calls that reached the driver
+  uint64_t fence_imports;        // vkImportFenceFdKHR calls that reached the driver
   char last_error[160];
 };
 
