@@ -417,24 +417,22 @@ bool injected_failure(const char *function) {
 
 // Imports, counted, and failing on command (SFW_TEST_DOUBLE_FAIL=vkImportFenceFdKHR@N): the layer's acquire
 // must then leave the app's semaphore and fence as they were.
+template <typename Call> VkResult counted_import(const char *function, uint64_t sfw_test_double_stats::*counter, Call &&call) {
+  if (injected_failure(function)) return VK_ERROR_INVALID_EXTERNAL_HANDLE;
+  {
+    std::lock_guard lock(state().mutex);
+    state().stats.*counter += 1;
+  }
+  return call();
+}
 VKAPI_ATTR VkResult VKAPI_CALL ImportSemaphoreFdKHR(VkDevice device, const VkImportSemaphoreFdInfoKHR *info) {
   DeviceData *dev = device_of(device);
-  if (injected_failure("vkImportSemaphoreFdKHR")) return VK_ERROR_INVALID_EXTERNAL_HANDLE;
-  {
-    std::lock_guard lock(state().mutex);
-    state().stats.semaphore_imports++;
-  }
-  return dev->ImportSemaphoreFdKHR(device, info);
+  return counted_import("vkImportSemaphoreFdKHR", &sfw_test_double_stats::semaphore_imports,
+                        [&] { return dev->ImportSemaphoreFdKHR(device, info); });
 }
-
 VKAPI_ATTR VkResult VKAPI_CALL ImportFenceFdKHR(VkDevice device, const VkImportFenceFdInfoKHR *info) {
   DeviceData *dev = device_of(device);
-  if (injected_failure("vkImportFenceFdKHR")) return VK_ERROR_INVALID_EXTERNAL_HANDLE;
-  {
-    std::lock_guard lock(state().mutex);
-    state().stats.fence_imports++;
-  }
-  return dev->ImportFenceFdKHR(device, info);
+  return counted_import("vkImportFenceFdKHR", &sfw_test_double_stats::fence_imports, [&] { return dev->ImportFenceFdKHR(device, info); });
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL GetSemaphoreFdKHR(VkDevice device, const VkSemaphoreGetFdInfoKHR *info, int *fd) {
