@@ -95,7 +95,7 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     results[i] = owned[i]->engine->prepare_present(info->pImageIndices[i], family, &parts[i]);
     if (results[i] != VK_SUCCESS) continue;
     cmds.push_back(parts[i].release);
-    signals.push_back(parts[i].done);
+    if (parts[i].done != VK_NULL_HANDLE) signals.push_back(parts[i].done);
   }
 
   VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};

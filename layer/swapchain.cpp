@@ -52,12 +52,18 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
   try {
     std::shared_ptr<SurfaceState> surface = find_surface(*dev->instance, info->surface);
     const SurfaceState::PerDevice *d = surface ? &surface_decision(*dev->instance, dev->physical_device, *surface) : nullptr;
+    std::shared_ptr<LayerSwapchain> old = dev->layer_swapchain(info->oldSwapchain);
+    // oldSwapchain is retired first, even if this creation fails; a surface one of the layer's swapchains
+    // holds takes no other (surface_chains.hpp).
+    if (surface && !surface->chains.retire_for_create(old ? old->engine.get() : nullptr)) {
+      SFW_ERROR("vkCreateSwapchainKHR: the surface has a swapchain that is not oldSwapchain");
+      return VK_ERROR_NATIVE_WINDOW_IN_USE_KHR;
+    }
     // A degraded oldSwapchain decides for its successor: the degradation sticks to the surface.
-    if (auto old = dev->layer_swapchain(info->oldSwapchain); old && d != nullptr)
-      record_degradation(*surface, dev->physical_device, old->engine->mode());
+    if (old && d != nullptr) record_degradation(*surface, dev->physical_device, old->engine->mode());
     Mode mode = d ? current_mode(*surface, *d) : Mode::passthrough;
     if (mode == Mode::passthrough || !dev->may_own_swapchains) {
-      if (dev->layer_swapchain(info->oldSwapchain)) return VK_ERROR_NATIVE_WINDOW_IN_USE_KHR;
+      if (old) return VK_ERROR_NATIVE_WINDOW_IN_USE_KHR;
       return dev->dispatch.CreateSwapchainKHR(device, info, allocator, swapchain);
     }
     // Everything the swapchain keeps goes through the app's callbacks for it, or the device's.
@@ -73,6 +79,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     p.mode = mode;
     p.display = surface->display;
     p.surface = surface->wl;
+    p.chains = &surface->chains;
     p.drm_format = drm_fourcc_for(info->imageFormat, opaque);
     p.use_drm_modifier_tiling = dev->drm_modifiers_enabled;
     p.modifiers = common_modifiers(*d->driver, *d->compositor, info->imageFormat, p.drm_format, p.use_drm_modifier_tiling);

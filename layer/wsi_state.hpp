@@ -38,6 +38,7 @@ struct SurfaceState {
   // IMMEDIATE swapchain), set to vsync again for other modes, destroyed with the surface.
   std::unique_ptr<wl::TearingControl> tearing;
   std::deque<PerDevice> decisions; // one per physical device (stable addresses), kept for the surface's life
+  SurfaceChains chains;            // which of the layer's swapchains holds the surface (retirement)
 };
 
 // The decision for (physical device, surface), made at the first query and logged once.
@@ -51,8 +52,8 @@ std::shared_ptr<const DriverFacts> driver_facts(InstanceState &instance, VkPhysi
 // A swapchain the layer owns, as the app's handle points to it. Made, with everything it keeps, through
 // the swapchain's allocation callbacks (vkCreateSwapchainKHR's pAllocator, or the device's).
 struct LayerSwapchain {
+  std::shared_ptr<SurfaceState> surface; // before the engine: it outlives it (the engine uses its chains)
   HostUnique<Swapchain> engine;
-  std::shared_ptr<SurfaceState> surface;
   VkDevice device = VK_NULL_HANDLE;
   uint32_t image_count = 0;
   // Guarded by the device's swapchains_mutex.

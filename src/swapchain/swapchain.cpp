@@ -71,11 +71,13 @@ VkResult Swapchain::create(const SwapchainParams &params, HostUnique<Swapchain> 
             "buffers through zwp_linux_buffer_params_v1",
             params.extent.width, params.extent.height, to_string(sc->mode_), params.format, params.drm_format,
             sc->modifier_, sc->plane_count_, params.image_count);
+  if (params.chains != nullptr) sc->generation_ = params.chains->admit(sc.get());
   *out = std::move(sc);
   return VK_SUCCESS;
 }
 
 Swapchain::~Swapchain() {
+  if (params_.chains != nullptr) params_.chains->remove(this);
   const SwapchainVk *vk = params_.vk;
   VkDevice dev = params_.device;
   // Only the layer's own work, never the compositor: the layer's present submits (the spare, moved

@@ -20,6 +20,7 @@
 #include "kernel/unique_fd.hpp"
 #include "swapchain/mode.hpp"
 #include "swapchain/pending_acquires.hpp"
+#include "swapchain/surface_chains.hpp"
 #include "swapchain/vk_functions.hpp"
 #include "wayland/surface_link.hpp"
 
@@ -53,6 +54,7 @@ struct SwapchainParams {
   Mode mode = Mode::syncfile;
   wl_display *display = nullptr;
   wl_surface *surface = nullptr;
+  SurfaceChains *chains = nullptr;         // the surface's (retirement); outlives the swapchain
   uint32_t drm_format = 0;                 // DRM fourcc for the VkFormat and alpha mode
   std::shared_ptr<const wl::DisplayInfo> compositor; // what the surface decision saw; null: query again
   Vector<uint64_t> modifiers;              // compositor ∩ driver, in preference order
@@ -99,7 +101,7 @@ public:
   // submit runs `release` (ownership to the compositor) and signals `done`.
   struct PresentPart {
     VkCommandBuffer release = VK_NULL_HANDLE;
-    VkSemaphore done = VK_NULL_HANDLE;
+    VkSemaphore done = VK_NULL_HANDLE; // null where nothing consumes it (cpu-wait): never signalled twice
     VkFence fence = VK_NULL_HANDLE; // tracks the layer's own work on this image
   };
   VkResult prepare_present(uint32_t index, uint32_t queue_family, PresentPart *part) noexcept;
@@ -126,6 +128,8 @@ public:
   uint64_t modifier() const noexcept { return modifier_; }
   VkResult alias_memory(uint32_t index, VkImage app_image, VkDeviceMemory *out) noexcept;
 
+  // A newer swapchain of the surface was created (surface_chains.hpp).
+  bool retired() const noexcept { return params_.chains != nullptr && params_.chains->retired(this); }
   Mode mode() const noexcept { return mode_; }
   const SwapchainCounters &counters() const noexcept { return counters_; }
   std::string describe() const;
@@ -166,6 +170,7 @@ private:
   VkResult take_fence(VkFence *fence) noexcept;
   uint64_t modifier_ = 0;
   uint32_t plane_count_ = 1;
+  uint64_t generation_ = 0; // the surface's count of swapchains when this one was admitted
   std::mutex frame_mutex_; // see the locking rule above the class
   mutable std::mutex mutex_;
   SwapchainCounters counters_;

@@ -72,6 +72,7 @@ wl::Status Swapchain::wait_for_free_image(Clock::time_point deadline, bool block
 
 VkResult Swapchain::acquire(uint64_t timeout_ns, VkSemaphore semaphore, VkFence fence, uint32_t *index) noexcept {
   std::lock_guard frame(frame_mutex_);
+  if (retired()) return VK_ERROR_OUT_OF_DATE_KHR;
   bool blocking = timeout_ns != 0;
   Clock::time_point deadline = deadline_after(timeout_ns);
   wl::Status status = wait_for_free_image(deadline, blocking, index);
@@ -205,7 +206,8 @@ VkResult Swapchain::prepare_present(uint32_t index, uint32_t queue_family, Prese
   }
   if (result == VK_SUCCESS) result = take_fence(&part->fence);
   if (result != VK_SUCCESS) return result;
-  part->done = image.present_done;
+  // Only syncfile mode consumes the semaphore (its SYNC_FD export); cpu-wait waits on the fence instead.
+  part->done = mode_ == Mode::syncfile ? image.present_done : VK_NULL_HANDLE;
   return VK_SUCCESS;
 }
 
@@ -224,7 +226,10 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
   }
   VkResult result = VK_SUCCESS;
 
-  if (mode_ == Mode::syncfile) {
+  // A retired swapchain's present runs (its waits happened in the submit) but does not reach the
+  // surface once a newer swapchain has presented there.
+  const bool shown = params_.chains == nullptr || params_.chains->may_commit(this, generation_);
+  if (part.done != VK_NULL_HANDLE) { // syncfile at prepare: the export consumes the semaphore, shown or not
     VkSemaphoreGetFdInfoKHR info{VK_STRUCTURE_TYPE_SEMAPHORE_GET_FD_INFO_KHR};
     info.semaphore = image.present_done;
     info.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
@@ -234,7 +239,9 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
       result = degrade("vkGetSemaphoreFdKHR failed at present");
     } else {
       kernel::SyncFile rendered{kernel::UniqueFd(fd)};
-      if (rendered.empty()) {
+      if (!shown) {
+        // nothing to fence: the compositor never sees this frame
+      } else if (rendered.empty()) {
         counters_.empty_exports.fetch_add(1, std::memory_order_relaxed); // already signalled: nothing to fence
       } else if (debug_import_fault(), kernel::import_sync_file(image.dmabuf.get(), rendered, kernel::Access::write)) {
         counters_.imports.fetch_add(1, std::memory_order_relaxed);
@@ -243,11 +250,25 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
       }
     }
   }
+  if (!shown) {
+    image.state = ImageState::free; // never with the compositor; a retired swapchain is not acquired from again
+    SFW_INFO("present: swapchain %p is retired and a newer one has presented: image %u not shown",
+             static_cast<const void *>(this), index);
+    return VK_ERROR_OUT_OF_DATE_KHR;
+  }
   if (mode_ == Mode::cpu_wait) {
-    // No way to hand the compositor a fence: wait for the frame before it may read.
+    // No way to hand the compositor a fence: wait for the frame before it may read. However long the
+    // frame takes (present has no timeout; a slow frame is not a lost device): only the driver says
+    // whether the device is lost. Each bound that passes is logged.
     counters_.cpu_waits.fetch_add(1, std::memory_order_relaxed);
-    if (vk.WaitForFences(params_.device, 1, &part.fence, VK_TRUE, kLayerWorkBoundNs) != VK_SUCCESS)
-      return VK_ERROR_DEVICE_LOST;
+    VkResult r;
+    for (int slices = 1; (r = vk.WaitForFences(params_.device, 1, &part.fence, VK_TRUE, kLayerWorkBoundNs)) == VK_TIMEOUT; ++slices)
+      SFW_WARN("present: cpu-wait: the frame is still rendering after %d s; waiting on", slices * int(kLayerWorkBoundNs / 1'000'000'000));
+    if (r != VK_SUCCESS) {
+      SFW_ERROR("present: cpu-wait: vkWaitForFences returned %d", r);
+      // The image stays with the app's frame; the driver's error is the app's to see.
+      return r;
+    }
   }
 
   if (params_.wait_for_frame_callback && link_->frame_pending()) {
@@ -255,6 +276,7 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
     wl::Status s = link_->wait_until([&] { return !link_->frame_pending(); }, kFrameCallbackBound);
     if (s == wl::Status::lost) return VK_ERROR_SURFACE_LOST_KHR;
   }
+  if (params_.chains != nullptr) params_.chains->committed(generation_);
   wl::Status s = link_->present(*image.buffer, damage, params_.wait_for_frame_callback, kFlushTimeout);
   image.state = ImageState::presented;
   counters_.presents.fetch_add(1, std::memory_order_relaxed);

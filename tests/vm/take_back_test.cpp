@@ -6,10 +6,14 @@
 //    the timeline values are honoured.
 //  - TwoWindowsOneDevice: one VkDevice, two windows, each on its own weston. Window A (FIFO) is blocked: its
 //    weston is stopped (SIGSTOP) while A keeps acquiring fence-only until its acquires time out. Window B
-//    (MAILBOX) presents 200 frames meanwhile; the worst of its acquires, submits and presents must stay under
-//    100 ms. (Before issue 13, B's submit took A's fence-only acquires back through A's lock, held by A's
-//    acquire for its whole wait: each of B's submits then waited for A's timeout.)
+//    (MAILBOX) presents 200 frames meanwhile. Before issue 13, B's submit took A's fence-only acquires back
+//    through A's lock, held by A's acquire for its whole wait: each of B's submits waited until one of A's
+//    acquires returned (its 5 s timeout), so B made at most one frame per A return. The test asserts that
+//    structure, not a time: B makes at least 10 frames per A acquire that returned meanwhile. The worst of B's
+//    acquires, submits and presents is printed (about 10 ms unloaded), not asserted: under a loaded host
+//    (issue 11) a window with nothing blocked has its own multi-second stalls.
 #include "double_api.hpp"
+#include "validation_log.hpp"
 #include "weston.hpp"
 #include "wsi_client.hpp"
 
@@ -34,25 +38,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-#define SFW_VALIDATION_DIR "/usr/share/vulkan/explicit_layer.d" // Debian's vulkan-validationlayers
-
-struct ValidationLog {
-  std::mutex mutex;
-  std::vector<std::string> errors;
-  static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity, VkDebugUtilsMessageTypeFlagsEXT,
-                                                   const VkDebugUtilsMessengerCallbackDataEXT *data, void *self) {
-    if (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) {
-      auto *log = static_cast<ValidationLog *>(self);
-      std::lock_guard lock(log->mutex);
-      log->errors.push_back(std::string(data->pMessageIdName ? data->pMessageIdName : "?") + ": " + (data->pMessage ? data->pMessage : ""));
-    }
-    return VK_FALSE;
-  }
-  std::vector<std::string> take() {
-    std::lock_guard lock(mutex);
-    return std::exchange(errors, {});
-  }
-};
+using sfw::test::ValidationLog;
 
 bool in_vm() { return sfw::test::weston_installed() && access("/dev/udmabuf", R_OK | W_OK) == 0; }
 
@@ -84,11 +70,7 @@ protected:
     sfw::test::WsiClient::Options options;
     options.instance.app_name = "syncfile-wsi take_back_test";
     options.instance.api_version = VK_API_VERSION_1_3;
-    VkDebugUtilsMessengerCreateInfoEXT messenger{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
-    messenger.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-    messenger.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT;
-    messenger.pfnUserCallback = &ValidationLog::on_message;
-    messenger.pUserData = &validation_;
+    VkDebugUtilsMessengerCreateInfoEXT messenger = validation_.messenger();
     options.instance.debug_messenger = &messenger;
     features13_.synchronization2 = VK_TRUE;
     features12_.pNext = &features13_;
@@ -318,6 +300,10 @@ VkResult timed_frame(sfw::test::WsiClient &client, Worst *worst) {
   return client.wait_and_reset(client.frame_fence.get());
 }
 
+// Window A's acquires while its compositor is stopped: long against B's frames, so that a B stalled on A's wait
+// shows as few B frames per A return.
+constexpr uint64_t kBlockedAcquireTimeoutNs = 5'000'000'000;
+
 TEST(TwoWindows, OneBlockedWindowDoesNotStallTheOther) {
   if (!in_vm()) GTEST_SKIP() << "needs weston and /dev/udmabuf (run inside tests/vm/vm-run)";
   use_layers(false);
@@ -391,7 +377,7 @@ TEST(TwoWindows, OneBlockedWindowDoesNotStallTheOther) {
       a_fences.emplace_back(a.device.get(), fence);
       uint32_t index = 0;
       a_in_acquire = true;
-      VkResult r = vkAcquireNextImageKHR(a.device.get(), a.swapchain.get(), 1'000'000'000, VK_NULL_HANDLE, fence, &index);
+      VkResult r = vkAcquireNextImageKHR(a.device.get(), a.swapchain.get(), kBlockedAcquireTimeoutNs, VK_NULL_HANDLE, fence, &index);
       a_in_acquire = false;
       a_returns++;
       if (r == VK_SUCCESS || r == VK_SUBOPTIMAL_KHR) a_acquired++;
@@ -409,24 +395,26 @@ TEST(TwoWindows, OneBlockedWindowDoesNotStallTheOther) {
   VkResult r = VK_SUCCESS;
   const int timeouts_before = a_timeouts.load(), returns_before = a_returns.load(), acquired_before = a_acquired.load();
   const bool waiting_at_start = a_in_acquire.load();
-  for (; frames < 200 && (r == VK_SUCCESS || r == VK_SUBOPTIMAL_KHR); ++frames) r = timed_frame(b, &worst);
+  // Bounded by A's returns too: a stalled B ends after 20 of them (100 s), failing below, not timing out.
+  for (; frames < 200 && a_returns.load() - returns_before < 20 && (r == VK_SUCCESS || r == VK_SUBOPTIMAL_KHR); ++frames)
+    r = timed_frame(b, &worst);
   // A was blocked throughout: one acquire of its spanned B's frames, or its acquires timed out meanwhile.
-  const int timeouts_during = a_timeouts.load() - timeouts_before;
+  const int timeouts_during = a_timeouts.load() - timeouts_before, returns_during = a_returns.load() - returns_before;
   const bool blocked_throughout = (waiting_at_start && a_in_acquire.load() && a_returns.load() == returns_before) ||
                                   (timeouts_during > 0 && a_acquired.load() == acquired_before);
   done = true;
   blocked.join();
   weston_a.signal(SIGCONT);
   fences = &a_fences;
-  std::printf("two windows: B presented %d MAILBOX frames while A was blocked (%d acquired, %d acquires timed out): "
-              "worst acquire %.1f ms, submit %.1f ms, present %.1f ms\n",
-              frames, a_acquired.load(), timeouts_during, ms(worst.acquire), ms(worst.submit), ms(worst.present));
+  std::printf("two windows: B presented %d MAILBOX frames while A was blocked (%d acquired, %d acquires timed out, "
+              "%d returned): worst acquire %.1f ms, submit %.1f ms, present %.1f ms\n",
+              frames, a_acquired.load(), timeouts_during, returns_during, ms(worst.acquire), ms(worst.submit), ms(worst.present));
   EXPECT_TRUE(r == VK_SUCCESS || r == VK_SUBOPTIMAL_KHR) << sfw::test::result_name(r);
   EXPECT_EQ(frames, 200);
   EXPECT_TRUE(blocked_throughout) << "A was not blocked while B presented";
-  EXPECT_LT(worst.acquire, 100ms);
-  EXPECT_LT(worst.submit, 100ms);
-  EXPECT_LT(worst.present, 100ms);
+  // A stall on A's wait allows B one frame per A return; 10 per return leaves room for a loaded host.
+  EXPECT_GE(frames, 10 * (returns_during + 1)) << "B waited for A's acquires: " << returns_during << " of them returned during B's "
+                                               << frames << " frames";
   teardown();
 }
 
