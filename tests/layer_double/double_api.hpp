@@ -16,6 +16,7 @@ struct DoubleApi {
   PFN_sfw_test_double_open_gate open_gate = nullptr;
   PFN_sfw_test_double_window window = nullptr;
   PFN_sfw_test_double_get_stats get_stats = nullptr;
+  PFN_sfw_test_double_hold_fences hold_fences = nullptr;
 
   // The loader has loaded the double (from its manifest) by now; RTLD_NOLOAD finds it without loading.
   bool find() {
@@ -27,7 +28,8 @@ struct DoubleApi {
     open_gate = reinterpret_cast<PFN_sfw_test_double_open_gate>(dlsym(handle, "sfw_test_double_open_gate"));
     window = reinterpret_cast<PFN_sfw_test_double_window>(dlsym(handle, "sfw_test_double_window"));
     get_stats = reinterpret_cast<PFN_sfw_test_double_get_stats>(dlsym(handle, "sfw_test_double_get_stats"));
-    return dmabufs && dmabuf_of_image && arm_gate && open_gate && window && get_stats;
+    hold_fences = reinterpret_cast<PFN_sfw_test_double_hold_fences>(dlsym(handle, "sfw_test_double_hold_fences"));
+    return hold_fences && dmabufs && dmabuf_of_image && arm_gate && open_gate && window && get_stats;
   }
   sfw_test_double_stats stats() const {
     sfw_test_double_stats s{};

@@ -106,6 +106,7 @@ struct State {
   uint64_t gate_generation = 0;   // bumped by each arm
   uint64_t opened_generation = 0; // the newest generation whose gate is open
   std::atomic<bool> window{false};
+  std::atomic<int64_t> fences_held_until{0}; // steady_clock ticks (sfw_test_double_hold_fences)
   sfw_test_double_stats stats{};
 };
 
@@ -512,6 +513,19 @@ VKAPI_ATTR VkResult VKAPI_CALL WaitForFences(VkDevice device, uint32_t count, co
     std::lock_guard lock(state().mutex);
     state().stats.window_wait_for_fences++;
   }
+  // A slow GPU (sfw_test_double_hold_fences): no fence is done before the hold ends; a wait whose timeout
+  // ends first times out then.
+  const auto held_until = std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(state().fences_held_until.load()));
+  const auto now = std::chrono::steady_clock::now();
+  if (now < held_until) {
+    if (timeout < static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(held_until - now).count())) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(timeout));
+      std::lock_guard lock(state().mutex);
+      state().stats.held_fence_timeouts++;
+      return VK_TIMEOUT;
+    }
+    std::this_thread::sleep_until(held_until);
+  }
   return dev->WaitForFences(device, count, fences, all, timeout);
 }
 
@@ -754,6 +768,10 @@ SFW_EXPORT void sfw_test_double_open_gate(void) {
 }
 
 SFW_EXPORT void sfw_test_double_window(int open) { state().window.store(open != 0); }
+
+SFW_EXPORT void sfw_test_double_hold_fences(uint32_t ms) {
+  state().fences_held_until.store((std::chrono::steady_clock::now() + std::chrono::milliseconds(ms)).time_since_epoch().count());
+}
 
 SFW_EXPORT void sfw_test_double_get_stats(struct sfw_test_double_stats *out) {
   State &s = state();

@@ -20,6 +20,8 @@
 //  - Strips pAllocator from every call it passes down that takes one (device, memory, image, semaphore,
 //    fence, command pool): the driver never sees the app's allocation callbacks, so an app that counts
 //    its callbacks counts syncfile-wsi's own allocations only. It counts the calls that arrived with one.
+//  - Holds every fence for a given time (sfw_test_double_hold_fences): a frame slower than any bound of the
+//    layer, which lavapipe cannot model (its fence waits behind a wait-before-signal ignore their timeout).
 //  - Counts vkWaitForFences, vkQueueWaitIdle and vkDeviceWaitIdle calls that come down the chain while
 //    the test has a window open (around its own vkQueuePresentKHR).
 #pragma once
@@ -42,6 +44,7 @@ struct sfw_test_double_stats {
   uint64_t calls_with_allocator; // calls that came down with a pAllocator (then stripped)
   uint64_t semaphore_imports;    // vkImportSemaphoreFdKHR calls that reached the driver
   uint64_t fence_imports;        // vkImportFenceFdKHR calls that reached the driver
+  uint64_t held_fence_timeouts;  // vkWaitForFences calls that timed out on a hold (sfw_test_double_hold_fences)
   char last_error[160];
 };
 
@@ -57,6 +60,9 @@ typedef void (*PFN_sfw_test_double_open_gate)(void);
 // Opens and closes the window in which waits are counted.
 typedef void (*PFN_sfw_test_double_window)(int open);
 typedef void (*PFN_sfw_test_double_get_stats)(struct sfw_test_double_stats *out);
+// A slow GPU: for `ms` from now, vkWaitForFences finds no fence done (it returns VK_TIMEOUT where its timeout
+// ends first, else it waits out the hold before it passes down).
+typedef void (*PFN_sfw_test_double_hold_fences)(uint32_t ms);
 
 int sfw_test_double_dmabufs(int *fds, int max);
 int sfw_test_double_dmabuf_of_image(uint64_t image);
@@ -64,6 +70,7 @@ void sfw_test_double_arm_gate(uint32_t nth);
 void sfw_test_double_open_gate(void);
 void sfw_test_double_window(int open);
 void sfw_test_double_get_stats(struct sfw_test_double_stats *out);
+void sfw_test_double_hold_fences(uint32_t ms);
 
 #ifdef __cplusplus
 }
