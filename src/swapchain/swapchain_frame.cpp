@@ -226,10 +226,7 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
   }
   VkResult result = VK_SUCCESS;
 
-  // A retired swapchain's present runs (its waits happened in the submit) but does not reach the
-  // surface once a newer swapchain has presented there.
-  const bool shown = params_.chains == nullptr || params_.chains->may_commit(this, generation_);
-  if (part.done != VK_NULL_HANDLE) { // syncfile at prepare: the export consumes the semaphore, shown or not
+  if (part.done != VK_NULL_HANDLE) { // syncfile at prepare: the export consumes the semaphore
     VkSemaphoreGetFdInfoKHR info{VK_STRUCTURE_TYPE_SEMAPHORE_GET_FD_INFO_KHR};
     info.semaphore = image.present_done;
     info.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
@@ -239,9 +236,7 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
       result = degrade("vkGetSemaphoreFdKHR failed at present");
     } else {
       kernel::SyncFile rendered{kernel::UniqueFd(fd)};
-      if (!shown) {
-        // nothing to fence: the compositor never sees this frame
-      } else if (rendered.empty()) {
+      if (rendered.empty()) {
         counters_.empty_exports.fetch_add(1, std::memory_order_relaxed); // already signalled: nothing to fence
       } else if (debug_import_fault(), kernel::import_sync_file(image.dmabuf.get(), rendered, kernel::Access::write)) {
         counters_.imports.fetch_add(1, std::memory_order_relaxed);
@@ -249,12 +244,6 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
         result = degrade("DMA_BUF_IOCTL_IMPORT_SYNC_FILE failed at present");
       }
     }
-  }
-  if (!shown) {
-    image.state = ImageState::free; // never with the compositor; a retired swapchain is not acquired from again
-    SFW_INFO("present: swapchain %p is retired and a newer one has presented: image %u not shown",
-             static_cast<const void *>(this), index);
-    return VK_ERROR_OUT_OF_DATE_KHR;
   }
   if (mode_ == Mode::cpu_wait) {
     // No way to hand the compositor a fence: wait for the frame before it may read. However long the
@@ -276,7 +265,17 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
     wl::Status s = link_->wait_until([&] { return !link_->frame_pending(); }, kFrameCallbackBound);
     if (s == wl::Status::lost) return VK_ERROR_SURFACE_LOST_KHR;
   }
-  if (params_.chains != nullptr) params_.chains->committed(generation_);
+  // A retired swapchain's present has run (its waits happened in the submit), but once a newer swapchain
+  // has presented it does not reach the surface. Decided last, just before the commit it would make.
+  if (params_.chains != nullptr) {
+    if (!params_.chains->may_commit(this, generation_)) {
+      image.state = ImageState::free; // never with the compositor; a retired swapchain is not acquired from again
+      SFW_INFO("present: swapchain %p is retired and a newer one has presented: image %u not shown",
+               static_cast<const void *>(this), index);
+      return VK_ERROR_OUT_OF_DATE_KHR;
+    }
+    params_.chains->committed(generation_);
+  }
   wl::Status s = link_->present(*image.buffer, damage, params_.wait_for_frame_callback, kFlushTimeout);
   image.state = ImageState::presented;
   counters_.presents.fetch_add(1, std::memory_order_relaxed);

@@ -157,32 +157,26 @@ protected:
     options.old_swapchain = old_.swapchain.get();
     return client_.create_swapchain(options);
   }
-  // Acquires from old_ (with its own fence) and renders into the image, signalling old_.render_done[index].
+  // `step` on the old swapchain: the client's own acquire, render and present, with old_'s objects.
+  template <typename F> VkResult on_old(F &&step) {
+    swap_frames(client_, old_);
+    VkResult r = step();
+    swap_frames(client_, old_);
+    return r;
+  }
+  // Acquires from old_ and renders into the image (it signals old_.render_done[*index]); waits for both.
   void acquire_and_render_old(uint32_t *index) {
-    VkResult r = vkAcquireNextImageKHR(device(), old_.swapchain.get(), sfw::test::kWaitBound, old_.acquired.get(), VK_NULL_HANDLE, index);
-    ASSERT_TRUE(ok(r)) << sfw::test::result_name(r);
-    const VkPipelineStageFlags stage = VK_PIPELINE_STAGE_TRANSFER_BIT;
-    const VkSemaphore wait = old_.acquired.get(), signal = old_.render_done[*index].get();
-    VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO};
-    submit.waitSemaphoreCount = 1;
-    submit.pWaitSemaphores = &wait;
-    submit.pWaitDstStageMask = &stage;
-    submit.commandBufferCount = 1;
-    submit.pCommandBuffers = &old_.cmds[*index];
-    submit.signalSemaphoreCount = 1;
-    submit.pSignalSemaphores = &signal;
-    ASSERT_EQ(vkQueueSubmit(client_.device.queue, 1, &submit, VK_NULL_HANDLE), VK_SUCCESS);
+    VkResult r = on_old([&] {
+      VkResult a = client_.acquire(client_.acquire_fence.get(), index);
+      if (a == VK_SUCCESS || a == VK_SUBOPTIMAL_KHR) a = client_.wait_and_reset(client_.acquire_fence.get());
+      if (a == VK_SUCCESS) a = client_.render(*index, client_.frame_fence.get());
+      if (a == VK_SUCCESS) a = client_.wait_and_reset(client_.frame_fence.get());
+      return a;
+    });
+    ASSERT_EQ(r, VK_SUCCESS) << sfw::test::result_name(r);
   }
   VkResult present_old(uint32_t index) {
-    const VkSemaphore wait = old_.render_done[index].get();
-    const VkSwapchainKHR chain = old_.swapchain.get();
-    VkPresentInfoKHR info{VK_STRUCTURE_TYPE_PRESENT_INFO_KHR};
-    info.waitSemaphoreCount = 1;
-    info.pWaitSemaphores = &wait;
-    info.swapchainCount = 1;
-    info.pSwapchains = &chain;
-    info.pImageIndices = &index;
-    return vkQueuePresentKHR(client_.device.queue, &info);
+    return on_old([&] { return client_.present(index); });
   }
 
   ValidationLog validation_;
@@ -244,13 +238,12 @@ protected:
 };
 
 TEST_F(LatePresentTest, LatePresentsDoNotReachTheSurface) {
-  // Two images acquired from the swapchain about to be retired, and rendered.
+  // Two images acquired from the swapchain about to be retired, and rendered (each frame waited for, so
+  // the acquire semaphore is reusable).
   swap_frames(client_, old_);
   uint32_t early = 0, late = 0;
   ASSERT_NO_FATAL_FAILURE(acquire_and_render_old(&early));
-  ASSERT_EQ(vkQueueWaitIdle(client_.device.queue), VK_SUCCESS); // the acquire semaphore's wait is done: reusable
   ASSERT_NO_FATAL_FAILURE(acquire_and_render_old(&late));
-  ASSERT_EQ(vkQueueWaitIdle(client_.device.queue), VK_SUCCESS);
   sfw::test::SwapchainOptions options = options_.swapchain;
   options.old_swapchain = old_.swapchain.get();
   sfw::test::Status status = client_.create_swapchain(options);
