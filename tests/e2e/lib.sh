@@ -51,6 +51,12 @@ sfw_start_weston() {
     cat "$SFW_TMP/weston-$socket.log" >&2
     return 1
   fi
+  # Under TCG weston stalls for seconds while its desktop shell starts, longer than the bounds clients and
+  # tools put on an answer (syncfile-wsi-info's 3 s): wait until it keeps pace, as the C++ tests do
+  # (tests/wayland/weston.hpp, Weston::warm_up). A weston still slow after 120 s is logged; the cases judge.
+  local warm=$SFW_BUILD/tests/wayland/sfw-weston-warm-up
+  if [ ! -x "$warm" ]; then echo "sfw-weston-warm-up is not built: $warm" >&2; return 1; fi
+  "$warm" "$XDG_RUNTIME_DIR/$socket" 120 2>&1 | sed 's/^\[\(.*\)\]$/    (\1)/'
 }
 
 sfw_stop_weston() {
@@ -66,13 +72,16 @@ sfw_explicit_env() { echo "VK_LAYER_PATH=$SFW_BUILD/json/explicit VK_INSTANCE_LA
 # Environment that finds the build tree's implicit manifest (loader 1.3.239: no VK_IMPLICIT_LAYER_PATH).
 sfw_implicit_env() { echo "XDG_DATA_HOME=$SFW_BUILD/json/implicit ENABLE_SYNCFILE_WSI=1"; }
 
-# sfw_run LOG TIMEOUT ENV... -- CMD...: runs a client with env, output to LOG, returns its status.
+# sfw_run LOG TIMEOUT ENV... -- CMD...: runs a client with env, output to LOG, returns its status and keeps
+# it in SFW_RC (inside `if ! sfw_run ...; then`, $? is the negation's 0).
 sfw_run() {
   local log=$1 limit=$2; shift 2
   local envs=()
   while [ "$1" != -- ]; do envs+=("$1"); shift; done
   shift
   env "${envs[@]}" timeout -k 5 "$limit" "$@" >"$log" 2>&1
+  SFW_RC=$?
+  return $SFW_RC
 }
 
 # The layer's own count of what it saw, from its log line at vkDestroyDevice.

@@ -53,74 +53,17 @@ public:
   Weston(const Weston &) = delete;
   Weston &operator=(const Weston &) = delete;
 
-  pid_t pid() const { return pid_; }
-  const std::string &log_path() const { return log_; }
-
-  // Connects once the socket appears (bounded); null on failure.
-  wl_display *connect(std::chrono::seconds bound = std::chrono::seconds(30)) {
-    if (pid_ <= 0) return nullptr;
-    const std::string path = runtime_dir_ + "/" + socket_;
-    const auto end = std::chrono::steady_clock::now() + bound;
-    while (std::chrono::steady_clock::now() < end) {
-      struct stat st;
-      if (stat(path.c_str(), &st) == 0) {
-        if (!warmed_up_) {
-          warm_up(path, std::chrono::seconds(120));
-          warmed_up_ = true;
-        }
-        wl_display *d = wl_display_connect(path.c_str()); // absolute path: XDG_RUNTIME_DIR not needed
-        if (d != nullptr) return d;
-      }
-      if (waitpid(pid_, nullptr, WNOHANG) == pid_) { // died during start-up
-        pid_ = -1;
-        dump_log();
-        return nullptr;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    dump_log();
-    return nullptr;
-  }
-
-  // Sends `sig`; for TERM/KILL also reaps (SIGKILL after 5 s of ignoring SIGTERM).
-  void stop(int sig) {
-    if (pid_ <= 0) return;
-    if (sig == SIGTERM) kill(pid_, SIGCONT);
-    kill(pid_, sig);
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (waitpid(pid_, nullptr, WNOHANG) != pid_) {
-      if (std::chrono::steady_clock::now() > end) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, nullptr, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    pid_ = -1;
-  }
-  void signal(int sig) const {
-    if (pid_ > 0) kill(pid_, sig);
-  }
-
-  void dump_log() const {
-    if (FILE *f = fopen(log_.c_str(), "r")) {
-      char line[512];
-      while (fgets(line, sizeof line, f)) fputs(line, stderr);
-      fclose(f);
-    }
-  }
-
-private:
   // Under TCG weston stalls for seconds while its desktop shell starts (measured under load: 23.6 s
   // without a repaint, "computed repaint delay ... abnormal: -8004 msec"), longer than the tests' bounds
   // on frame callbacks and releases. So before any test connects: on a connection of its own, show a 1x1
   // shm toplevel and wait until one frame callback arrives within 500 ms of its commit, at most `bound`
   // in all. Never fails: a weston still slow after it is logged, and the test's own bounds judge.
-  static void warm_up(const std::string &path, std::chrono::seconds bound) {
+  // The shell suites call it through tests/wayland/sfw-weston-warm-up (tests/e2e/lib.sh).
+  static bool warm_up(const std::string &path, std::chrono::seconds bound) {
     using clock = std::chrono::steady_clock;
     const auto t0 = clock::now(), end = t0 + bound;
     WaylandConnection connection;
-    if (!connection.adopt(wl_display_connect(path.c_str()))) return;
+    if (!connection.adopt(wl_display_connect(path.c_str()))) return false;
     wl_display *d = connection.display();
     wl_shm *shm = nullptr;
     wl_registry *registry = wl_display_get_registry(d);
@@ -179,8 +122,68 @@ private:
     if (shm != nullptr) wl_shm_destroy(shm);
     wl_display_roundtrip(d);
     connection.reset();
+    return kept_pace;
   }
 
+
+  pid_t pid() const { return pid_; }
+  const std::string &log_path() const { return log_; }
+
+  // Connects once the socket appears (bounded); null on failure.
+  wl_display *connect(std::chrono::seconds bound = std::chrono::seconds(30)) {
+    if (pid_ <= 0) return nullptr;
+    const std::string path = runtime_dir_ + "/" + socket_;
+    const auto end = std::chrono::steady_clock::now() + bound;
+    while (std::chrono::steady_clock::now() < end) {
+      struct stat st;
+      if (stat(path.c_str(), &st) == 0) {
+        if (!warmed_up_) {
+          warm_up(path, std::chrono::seconds(120));
+          warmed_up_ = true;
+        }
+        wl_display *d = wl_display_connect(path.c_str()); // absolute path: XDG_RUNTIME_DIR not needed
+        if (d != nullptr) return d;
+      }
+      if (waitpid(pid_, nullptr, WNOHANG) == pid_) { // died during start-up
+        pid_ = -1;
+        dump_log();
+        return nullptr;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    dump_log();
+    return nullptr;
+  }
+
+  // Sends `sig`; for TERM/KILL also reaps (SIGKILL after 5 s of ignoring SIGTERM).
+  void stop(int sig) {
+    if (pid_ <= 0) return;
+    if (sig == SIGTERM) kill(pid_, SIGCONT);
+    kill(pid_, sig);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (waitpid(pid_, nullptr, WNOHANG) != pid_) {
+      if (std::chrono::steady_clock::now() > end) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    pid_ = -1;
+  }
+  void signal(int sig) const {
+    if (pid_ > 0) kill(pid_, sig);
+  }
+
+  void dump_log() const {
+    if (FILE *f = fopen(log_.c_str(), "r")) {
+      char line[512];
+      while (fgets(line, sizeof line, f)) fputs(line, stderr);
+      fclose(f);
+    }
+  }
+
+private:
   std::string runtime_dir_, socket_, log_;
   pid_t pid_ = -1;
   bool warmed_up_ = false;
