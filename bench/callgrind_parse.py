@@ -18,6 +18,7 @@ class Cost(NamedTuple):
     callee_ob: Optional[str]  # for a call's inclusive cost: the called object; None for the function's own cost
     calls: int  # for a call: how many times it was made
     ir: int
+    callee_fn: Optional[str] = None  # for a call: the called function
 
 
 def costs(path) -> Iterator[Cost]:
@@ -33,7 +34,7 @@ def costs(path) -> Iterator[Cost]:
         return table.get(m.group(1), "")
 
     ob = fn = ""
-    cob = None
+    cob = cfn = None
     calls = None  # the count of the "calls=" line just read: the next cost line is that call's
     with open(path) as f:
         for line in f:
@@ -49,6 +50,8 @@ def costs(path) -> Iterator[Cost]:
                     cob = v
                 elif key == "fn":
                     fn = v
+                elif key == "cfn":
+                    cfn = v
                 continue
             if line.startswith("calls="):
                 calls = int(line.split("=")[1].split()[0])
@@ -59,7 +62,7 @@ def costs(path) -> Iterator[Cost]:
                 if calls is None:
                     yield Cost(ob, fn, None, 0, ir)
                 else:
-                    yield Cost(ob, fn, cob if cob is not None else ob, calls, ir)
+                    yield Cost(ob, fn, cob if cob is not None else ob, calls, ir, cfn)
                     calls = None
-                    cob = None
+                    cob = cfn = None
             # other header lines (events:, positions:, desc:, ...) carry no cost

@@ -36,6 +36,10 @@ struct Device {
   PFN_vkQueueSubmit2 submit2 = nullptr;
   PFN_vkQueueSubmit2KHR submit2khr = nullptr;
   std::atomic<uint64_t> submits{0};
+  // With SFW_BENCH_COUNTING_LOG only (bench/frame_cost.sh: what the driver sees per frame); the dispatch
+  // bench's reference path stays a count and a forward.
+  bool detail = false;
+  std::atomic<uint64_t> batches{0}, command_buffers{0}, waits{0}, signals{0};
 };
 
 constexpr int kMax = 16;
@@ -65,22 +69,45 @@ template <typename Info> Info *chain_info(const void *pnext, VkStructureType typ
   return nullptr;
 }
 
+[[gnu::noinline]] void count_batches(Device *d, uint32_t count, const VkSubmitInfo *b) {
+  d->batches.fetch_add(count, std::memory_order_relaxed);
+  for (uint32_t i = 0; i < count; ++i) {
+    d->command_buffers.fetch_add(b[i].commandBufferCount, std::memory_order_relaxed);
+    d->waits.fetch_add(b[i].waitSemaphoreCount, std::memory_order_relaxed);
+    d->signals.fetch_add(b[i].signalSemaphoreCount, std::memory_order_relaxed);
+  }
+}
+[[gnu::noinline]] void count_batches(Device *d, uint32_t count, const VkSubmitInfo2 *b) {
+  d->batches.fetch_add(count, std::memory_order_relaxed);
+  for (uint32_t i = 0; i < count; ++i) {
+    d->command_buffers.fetch_add(b[i].commandBufferInfoCount, std::memory_order_relaxed);
+    d->waits.fetch_add(b[i].waitSemaphoreInfoCount, std::memory_order_relaxed);
+    d->signals.fetch_add(b[i].signalSemaphoreInfoCount, std::memory_order_relaxed);
+  }
+}
+
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit(VkQueue queue, uint32_t count, const VkSubmitInfo *submits, VkFence fence) {
   Device *d = find_device(key_of(queue));
+  if (d == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST; // as syncfile-wsi does for a queue it never saw
   d->submits.fetch_add(1, std::memory_order_relaxed);
+  if (d->detail) count_batches(d, count, submits);
   return d->submit(queue, count, submits, fence);
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit2(VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits, VkFence fence) {
   Device *d = find_device(key_of(queue));
+  if (d == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST; // as syncfile-wsi does for a queue it never saw
   d->submits.fetch_add(1, std::memory_order_relaxed);
+  if (d->detail) count_batches(d, count, submits);
   return d->submit2(queue, count, submits, fence);
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit2KHR(VkQueue queue, uint32_t count, const VkSubmitInfo2 *submits,
                                                VkFence fence) {
   Device *d = find_device(key_of(queue));
+  if (d == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST; // as syncfile-wsi does for a queue it never saw
   d->submits.fetch_add(1, std::memory_order_relaxed);
+  if (d->detail) count_batches(d, count, submits);
   return d->submit2khr(queue, count, submits, fence);
 }
 
@@ -138,6 +165,7 @@ VKAPI_ATTR VkResult VKAPI_CALL CreateDevice(VkPhysicalDevice phys, const VkDevic
   d.submit = reinterpret_cast<PFN_vkQueueSubmit>(gdpa(*device, "vkQueueSubmit"));
   d.submit2 = reinterpret_cast<PFN_vkQueueSubmit2>(gdpa(*device, "vkQueueSubmit2"));
   d.submit2khr = reinterpret_cast<PFN_vkQueueSubmit2KHR>(gdpa(*device, "vkQueueSubmit2KHR"));
+  d.detail = std::getenv("SFW_BENCH_COUNTING_LOG") != nullptr;
   g_device_count.store(n + 1, std::memory_order_release);
   return VK_SUCCESS;
 }
@@ -145,8 +173,11 @@ VKAPI_ATTR VkResult VKAPI_CALL CreateDevice(VkPhysicalDevice phys, const VkDevic
 VKAPI_ATTR void VKAPI_CALL DestroyDevice(VkDevice device, const VkAllocationCallbacks *alloc) {
   if (device == VK_NULL_HANDLE) return;
   Device *d = find_device(key_of(device));
-  if (std::getenv("SFW_BENCH_COUNTING_LOG") != nullptr)
-    std::fprintf(stderr, "counting layer: %llu submits\n", static_cast<unsigned long long>(d->submits.load()));
+  if (d->detail)
+    std::fprintf(stderr, "counting layer: %llu submits, %llu batches, %llu command buffers, %llu waits, %llu signals\n",
+                 static_cast<unsigned long long>(d->submits.load()), static_cast<unsigned long long>(d->batches.load()),
+                 static_cast<unsigned long long>(d->command_buffers.load()),
+                 static_cast<unsigned long long>(d->waits.load()), static_cast<unsigned long long>(d->signals.load()));
   PFN_vkDestroyDevice destroy = d->destroy;
   {
     std::lock_guard lock(g_mutex);
