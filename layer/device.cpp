@@ -166,8 +166,11 @@ namespace {
 void remember_queue(DeviceState &state, VkQueue queue, uint32_t family) noexcept {
   if (queue == VK_NULL_HANDLE) return;
   try {
+    ScopedHostAllocator scope(state.host_alloc); // the device's callbacks, for the map and the queue's scratch
     std::lock_guard lock(state.queues_mutex);
-    state.queue_family[queue] = family;
+    HostUnique<QueueState> &q = state.queues[queue];
+    if (!q) q = host_new<QueueState>();
+    q->family = family;
   } catch (const std::bad_alloc &) {
     SFW_WARN("out of memory recording queue %p", static_cast<void *>(queue));
   }

@@ -36,11 +36,23 @@ std::span<const wl::Rect> damage_of(const VkPresentRegionsKHR *regions, uint32_t
   return *storage;
 }
 
+// Leaves the scratch's swapchain references behind on every return: a scratch holds none between calls.
+struct ScratchReset {
+  QueueScratch &s;
+  ~ScratchReset() { s.owned.clear(); }
+};
+
 VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) {
   ScopedHostAllocator scope(dev.host_alloc.with_scope(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND));
   dev.presents.fetch_add(1, std::memory_order_relaxed);
+  QueueState *q = dev.queue_state(queue);
+  QueueState unknown; // a queue the layer never saw: a scratch for this call only
+  if (q == nullptr) q = &unknown;
+  QueueScratch &s = q->scratch;
+  ScratchReset reset{s};
   const uint32_t n = info->swapchainCount;
-  Vector<std::shared_ptr<LayerSwapchain>> owned(n);
+  Vector<std::shared_ptr<LayerSwapchain>> &owned = s.owned;
+  owned.assign(n, nullptr);
   bool any_layer = false, any_driver = false;
   for (uint32_t i = 0; i < n; ++i) {
     owned[i] = dev.layer_swapchain(info->pSwapchains[i]);
@@ -53,30 +65,37 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     SFW_LOG_ONCE(LogLevel::error, "vkQueuePresentKHR mixing layer and driver swapchains is not supported");
     return VK_ERROR_OUT_OF_DATE_KHR;
   }
-  const uint32_t family = dev.family_of(queue);
+  const uint32_t family = q->family;
   const VkPresentRegionsKHR *regions = nullptr;
-  for (auto *s = static_cast<const VkBaseInStructure *>(info->pNext); s != nullptr; s = s->pNext)
-    if (s->sType == VK_STRUCTURE_TYPE_PRESENT_REGIONS_KHR) regions = reinterpret_cast<const VkPresentRegionsKHR *>(s);
+  for (auto *p = static_cast<const VkBaseInStructure *>(info->pNext); p != nullptr; p = p->pNext)
+    if (p->sType == VK_STRUCTURE_TYPE_PRESENT_REGIONS_KHR) regions = reinterpret_cast<const VkPresentRegionsKHR *>(p);
 
   // All the memory this present needs comes first: running out leaves every image and pending acquire
-  // as it was, and the app sees VK_ERROR_OUT_OF_HOST_MEMORY.
-  Vector<VkResult> results(n, VK_SUCCESS);
-  Vector<Swapchain::PresentPart> parts(n);
-  Vector<VkSemaphore> signals;
+  // as it was, and the app sees VK_ERROR_OUT_OF_HOST_MEMORY. The queue's scratch keeps it for the next.
+  Vector<VkResult> &results = s.results;
+  results.assign(n, VK_SUCCESS);
+  Vector<Swapchain::PresentPart> &parts = s.parts;
+  parts.assign(n, Swapchain::PresentPart{});
+  Vector<VkSemaphore> &signals = s.signals;
+  signals.clear();
   signals.reserve(n);
-  Vector<VkSemaphore> waits(info->pWaitSemaphores, info->pWaitSemaphores + info->waitSemaphoreCount);
-  Vector<VkPipelineStageFlags> stages(waits.size(), VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
-  Vector<wl::Rect> damage;
+  Vector<VkSemaphore> &waits = s.waits;
+  waits.assign(info->pWaitSemaphores, info->pWaitSemaphores + info->waitSemaphoreCount);
+  Vector<VkPipelineStageFlags> &stages = s.stages;
+  stages.assign(waits.size(), VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+  Vector<wl::Rect> &damage = s.damage;
+  damage.clear();
   if (regions != nullptr && regions->pRegions != nullptr) {
     uint32_t most = 0;
     for (uint32_t i = 0; i < std::min(n, regions->swapchainCount); ++i) most = std::max(most, regions->pRegions[i].rectangleCount);
     damage.reserve(most);
   }
-  Vector<VkCommandBuffer> cmds;
+  Vector<VkCommandBuffer> &cmds = s.cmds;
+  cmds.clear();
   cmds.reserve(n);
   // The images this present must take back first: acquires it waits on without a submit in between
   // (a present without rendering), and fence-only acquires of the images it presents.
-  PendingAcquires::Claim claim(dev.pending);
+  PendingAcquires::Claim claim(dev.pending, s.claim);
   if (dev.pending.any())
     claim.take([&](const PendingAcquires::Entry &e) {
       if (e.semaphore != VK_NULL_HANDLE) return std::find(waits.begin(), waits.end(), e.semaphore) != waits.end();
@@ -84,7 +103,8 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
         if (e.source.get() == owned[i]->engine.get() && e.index == info->pImageIndices[i]) return true;
       return false;
     });
-  Vector<VkSubmitInfo> batches; // the take-backs, then the present's own
+  Vector<VkSubmitInfo> &batches = s.batches; // the take-backs, then the present's own
+  batches.clear();
   if (!claim.empty()) {
     VkResult r = claim.prepare(family, true);
     if (r != VK_SUCCESS) return r;

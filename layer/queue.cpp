@@ -1,6 +1,6 @@
 // Queue entry points. The fast path (nothing pending on this device) is one lock-free look-up,
 // one relaxed load and a relaxed counter: no lock, no allocation. The slow path takes images
-// back from the compositor (PendingAcquires) in batches it puts before the app's, in the same call.
+// back from the compositor (PendingAcquires) in the same call, in the queue's reused scratch.
 #include <algorithm>
 #include <new>
 
@@ -34,20 +34,21 @@ template <typename Info> void take_for(PendingAcquires::Claim *claim, uint32_t c
   });
 }
 
-// The slow path of vkQueueSubmit and vkQueueSubmit2: the layer's take-back batches, then the app's
-// batches unchanged, in one driver call. A failure anywhere leaves every pending acquire as it was.
+// The slow path of vkQueueSubmit and vkQueueSubmit2: the app's batches, with the take-backs they need
+// (in them, or in batches of the layer's before them), in one driver call. A failure anywhere leaves every
+// pending acquire as it was. Built in the queue's scratch: a frame allocates nothing.
 template <typename Info, typename CallDown>
 VkResult submit_after_take_backs(DeviceState &dev, VkQueue queue, uint32_t count, const Info *submits, CallDown &&call_down) {
   ScopedHostAllocator scope(dev.host_alloc.with_scope(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND));
-  PendingAcquires::Claim claim(dev.pending);
+  QueueState *q = dev.queue_state(queue);
+  QueueState unknown; // a queue the layer never saw: a scratch for this call only
+  if (q == nullptr) q = &unknown;
+  PendingAcquires::Claim claim(dev.pending, q->scratch.claim);
   take_for(&claim, count, submits, std::any_of(submits, submits + count, [](const Info &b) { return has_commands(b); }));
   if (claim.empty()) return call_down(count, submits);
-  const uint32_t family = dev.family_of(queue);
-  VkResult r = claim.prepare(family, dev.can_record(family));
+  VkResult r = claim.prepare(q->family, dev.can_record(q->family));
   if (r != VK_SUCCESS) return r;
-  Vector<Info> batches;
-  claim.append_batches(&batches);
-  batches.insert(batches.end(), submits, submits + count);
+  std::span<const Info> batches = claim.with_app_batches(count, submits);
   r = call_down(static_cast<uint32_t>(batches.size()), batches.data());
   if (r == VK_SUCCESS) claim.commit();
   return r;
@@ -141,13 +142,16 @@ VKAPI_ATTR VkResult VKAPI_CALL vkQueueBindSparse(VkQueue queue, uint32_t count, 
     return dev->dispatch.QueueBindSparse(queue, count, binds, fence);
   try {
     ScopedHostAllocator scope(dev->host_alloc.with_scope(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND));
-    PendingAcquires::Claim claim(dev->pending);
+    QueueState *q = dev->queue_state(queue);
+    QueueState unknown; // a queue the layer never saw: a scratch for this call only
+    if (q == nullptr) q = &unknown;
+    PendingAcquires::Claim claim(dev->pending, q->scratch.claim);
     take_for(&claim, count, binds, false);
     if (!claim.empty()) {
-      const uint32_t family = dev->family_of(queue);
-      VkResult r = claim.prepare(family, dev->can_record(family));
+      VkResult r = claim.prepare(q->family, dev->can_record(q->family));
       if (r != VK_SUCCESS) return r;
-      Vector<VkSubmitInfo> batches;
+      Vector<VkSubmitInfo> &batches = q->scratch.batches;
+      batches.clear();
       claim.append_batches(&batches);
       if (!batches.empty() &&
           (r = dev->dispatch.QueueSubmit(queue, static_cast<uint32_t>(batches.size()), batches.data(), VK_NULL_HANDLE)) != VK_SUCCESS)

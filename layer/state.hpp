@@ -47,6 +47,26 @@ struct InstanceState {
   std::unordered_map<VkPhysicalDevice, std::shared_ptr<const DriverFacts>> driver_facts;
 };
 
+// What the slow paths of one queue's vkQueueSubmit(2) and vkQueuePresentKHR build in. The spec makes the
+// app synchronise every call on a queue, so no lock guards it; kept across calls, its vectors stop
+// growing after the first frames and a frame allocates nothing. Empty (no swapchain reference) between calls.
+struct QueueScratch {
+  PendingAcquires::ClaimScratch claim;
+  Vector<VkSubmitInfo> batches;
+  Vector<std::shared_ptr<LayerSwapchain>> owned;
+  Vector<VkResult> results;
+  Vector<Swapchain::PresentPart> parts;
+  Vector<VkSemaphore> waits, signals;
+  Vector<VkPipelineStageFlags> stages;
+  Vector<VkCommandBuffer> cmds;
+  Vector<wl::Rect> damage;
+};
+
+struct QueueState {
+  uint32_t family = 0;
+  QueueScratch scratch;
+};
+
 // Made inside a ScopedHostAllocator of the device's callbacks: its Host* containers keep them.
 struct DeviceState {
   VkDevice device = VK_NULL_HANDLE;
@@ -60,12 +80,14 @@ struct DeviceState {
   std::atomic<uint64_t> submits{0};
   std::atomic<uint64_t> presents{0};
 
+  // The queues vkGetDeviceQueue(2) gave out; guards the map only (a QueueState is used without it).
   std::mutex queues_mutex;
-  std::unordered_map<VkQueue, uint32_t> queue_family; // queue -> family index
-  uint32_t family_of(VkQueue queue) {
+  HostMap<VkQueue, HostUnique<QueueState>> queues;
+  // The queue's state, made at vkGetDeviceQueue(2); null for a queue the layer never saw.
+  QueueState *queue_state(VkQueue queue) noexcept {
     std::lock_guard lock(queues_mutex);
-    auto it = queue_family.find(queue);
-    return it == queue_family.end() ? 0 : it->second;
+    auto it = queues.find(queue);
+    return it == queues.end() ? nullptr : it->second.get();
   }
   Vector<VkQueueFlags> family_flags; // per queue family, from vkCreateDevice
   // Can a queue of `family` record the layer's ownership transfers (a pipeline barrier)?

@@ -89,15 +89,21 @@ void PendingAcquires::give_back(Vector<Entry> *entries) noexcept {
   entries->clear();
 }
 
+PendingAcquires::Claim::Claim(PendingAcquires &list, ClaimScratch &scratch) noexcept : list_(list), s_(scratch) {
+  s_.entries.clear(); // a claim's entries hold swapchains: none is left in a scratch between calls
+}
+
 PendingAcquires::Claim::~Claim() {
-  if (!committed_ && !entries_.empty()) list_.give_back(&entries_);
+  if (!committed_ && !s_.entries.empty()) list_.give_back(&s_.entries);
+  s_.entries.clear();
 }
 
 VkResult PendingAcquires::Claim::prepare(uint32_t family, bool record_commands) noexcept {
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    takes_[i] = TakeBack{};
-    if (!entries_[i].source) continue; // its swapchain is gone: only the lazy semaphore's signal is left
-    VkResult r = entries_[i].source->prepare_take_back(entries_[i].index, family, record_commands, &takes_[i]);
+  for (size_t i = 0; i < s_.entries.size(); ++i) {
+    s_.takes[i] = TakeBack{};
+    s_.into[i] = kOwnBatch;
+    if (!s_.entries[i].source) continue; // its swapchain is gone: only the lazy semaphore's signal is left
+    VkResult r = s_.entries[i].source->prepare_take_back(s_.entries[i].index, family, record_commands, &s_.takes[i]);
     if (r != VK_SUCCESS) return r;
   }
   return VK_SUCCESS;
@@ -105,19 +111,59 @@ VkResult PendingAcquires::Claim::prepare(uint32_t family, bool record_commands) 
 
 // A loaded semaphore with nothing to transfer needs no batch: waiting on it and signalling it again changes nothing.
 bool PendingAcquires::Claim::has_work(size_t i) const noexcept {
-  return takes_[i].cmd != VK_NULL_HANDLE || takes_[i].reads != VK_NULL_HANDLE || entries_[i].lazy;
+  return s_.takes[i].cmd != VK_NULL_HANDLE || s_.takes[i].reads != VK_NULL_HANDLE || s_.entries[i].lazy;
+}
+
+bool PendingAcquires::Claim::only_transfer(size_t i) const noexcept {
+  const Entry &e = s_.entries[i];
+  return s_.takes[i].cmd != VK_NULL_HANDLE && s_.takes[i].reads == VK_NULL_HANDLE && !e.lazy && e.semaphore != VK_NULL_HANDLE;
 }
 
 namespace {
 constexpr VkPipelineStageFlags kAllCommands = VK_PIPELINE_STAGE_ALL_COMMANDS_BIT;
+
+// Where the layer may put a command buffer first: pNext holds only what it knows leaves command buffers
+// alone (a device-group chain counts them, a protected batch takes only protected ones), and the app's
+// wait on `semaphore` blocks some stage (TOP_OF_PIPE alone blocks nothing, so nothing would order the barrier).
+bool takes_command_buffer(const VkSubmitInfo &b, VkSemaphore semaphore) noexcept {
+  for (auto *p = static_cast<const VkBaseInStructure *>(b.pNext); p != nullptr; p = p->pNext)
+    if (p->sType != VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO) return false;
+  for (uint32_t w = 0; w < b.waitSemaphoreCount; ++w)
+    if (b.pWaitSemaphores[w] == semaphore)
+      return (b.pWaitDstStageMask[w] & ~VkPipelineStageFlags(VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT)) != 0;
+  return false;
+}
+bool takes_command_buffer(const VkSubmitInfo2 &b, VkSemaphore semaphore) noexcept {
+  if (b.pNext != nullptr || (b.flags & VK_SUBMIT_PROTECTED_BIT) != 0) return false;
+  for (uint32_t w = 0; w < b.waitSemaphoreInfoCount; ++w)
+    if (b.pWaitSemaphoreInfos[w].semaphore == semaphore)
+      return (b.pWaitSemaphoreInfos[w].stageMask & ~VkPipelineStageFlags2(VK_PIPELINE_STAGE_2_TOP_OF_PIPE_BIT)) != 0;
+  return false;
+}
+uint32_t command_count(const VkSubmitInfo &b) noexcept { return b.commandBufferCount; }
+uint32_t command_count(const VkSubmitInfo2 &b) noexcept { return b.commandBufferInfoCount; }
+} // namespace
+
+// Which app batch, if any, each take-back goes first in: the first that waits on its semaphore (a binary
+// semaphore has one waiter), if that batch can take it.
+template <typename Info> void PendingAcquires::Claim::place(uint32_t count, const Info *app) {
+  for (size_t i = 0; i < s_.entries.size(); ++i) {
+    s_.into[i] = kOwnBatch;
+    if (!only_transfer(i)) continue;
+    for (uint32_t j = 0; j < count; ++j)
+      if (takes_command_buffer(app[j], s_.entries[i].semaphore)) {
+        s_.into[i] = j;
+        break;
+      }
+  }
 }
 
 void PendingAcquires::Claim::append_batches(Vector<VkSubmitInfo> *out) {
-  out->reserve(out->size() + entries_.size());
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    if (!has_work(i)) continue;
-    const Entry &e = entries_[i];
-    const TakeBack &t = takes_[i];
+  out->reserve(out->size() + s_.entries.size());
+  for (size_t i = 0; i < s_.entries.size(); ++i) {
+    if (!has_work(i) || s_.into[i] != kOwnBatch) continue;
+    const Entry &e = s_.entries[i];
+    const TakeBack &t = s_.takes[i];
     VkSubmitInfo b{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     // Wait for the compositor's reads: in the layer's semaphore (fence-only) or the app's (loaded at acquire).
     const VkSemaphore *wait = t.reads != VK_NULL_HANDLE ? &t.reads : !e.lazy && e.semaphore != VK_NULL_HANDLE ? &e.semaphore : nullptr;
@@ -133,13 +179,13 @@ void PendingAcquires::Claim::append_batches(Vector<VkSubmitInfo> *out) {
 }
 
 void PendingAcquires::Claim::append_batches(Vector<VkSubmitInfo2> *out) {
-  infos2_.resize(entries_.size());
-  out->reserve(out->size() + entries_.size());
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    if (!has_work(i)) continue;
-    const Entry &e = entries_[i];
-    const TakeBack &t = takes_[i];
-    Infos2 &in = infos2_[i];
+  s_.infos2.resize(s_.entries.size());
+  out->reserve(out->size() + s_.entries.size());
+  for (size_t i = 0; i < s_.entries.size(); ++i) {
+    if (!has_work(i) || s_.into[i] != kOwnBatch) continue;
+    const Entry &e = s_.entries[i];
+    const TakeBack &t = s_.takes[i];
+    ClaimScratch::Infos2 &in = s_.infos2[i];
     VkSemaphore wait = t.reads != VK_NULL_HANDLE ? t.reads : !e.lazy ? e.semaphore : VK_NULL_HANDLE;
     in.wait = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, wait, 0, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
     in.signal = {VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, e.semaphore, 0, VK_PIPELINE_STAGE_2_ALL_COMMANDS_BIT, 0};
@@ -155,9 +201,63 @@ void PendingAcquires::Claim::append_batches(Vector<VkSubmitInfo2> *out) {
   }
 }
 
+std::span<const VkSubmitInfo> PendingAcquires::Claim::with_app_batches(uint32_t count, const VkSubmitInfo *app) {
+  place(count, app);
+  size_t cmds = 0;
+  for (size_t i = 0; i < s_.entries.size(); ++i)
+    if (s_.into[i] != kOwnBatch) ++cmds;
+  for (uint32_t j = 0; j < count; ++j)
+    if (std::find(s_.into.begin(), s_.into.end(), j) != s_.into.end()) cmds += command_count(app[j]);
+  s_.batches.clear();
+  s_.cmds.clear();
+  s_.cmds.reserve(cmds); // no reallocation below: the batches point into it
+  append_batches(&s_.batches);
+  s_.batches.reserve(s_.batches.size() + count);
+  for (uint32_t j = 0; j < count; ++j) {
+    VkSubmitInfo b = app[j];
+    const size_t first = s_.cmds.size();
+    for (size_t i = 0; i < s_.entries.size(); ++i)
+      if (s_.into[i] == j) s_.cmds.push_back(s_.takes[i].cmd);
+    if (s_.cmds.size() != first) {
+      s_.cmds.insert(s_.cmds.end(), b.pCommandBuffers, b.pCommandBuffers + b.commandBufferCount);
+      b.commandBufferCount = static_cast<uint32_t>(s_.cmds.size() - first);
+      b.pCommandBuffers = s_.cmds.data() + first;
+    }
+    s_.batches.push_back(b);
+  }
+  return s_.batches;
+}
+
+std::span<const VkSubmitInfo2> PendingAcquires::Claim::with_app_batches(uint32_t count, const VkSubmitInfo2 *app) {
+  place(count, app);
+  size_t cmds = 0;
+  for (size_t i = 0; i < s_.entries.size(); ++i)
+    if (s_.into[i] != kOwnBatch) ++cmds;
+  for (uint32_t j = 0; j < count; ++j)
+    if (std::find(s_.into.begin(), s_.into.end(), j) != s_.into.end()) cmds += command_count(app[j]);
+  s_.batches2.clear();
+  s_.cmd_infos.clear();
+  s_.cmd_infos.reserve(cmds); // no reallocation below: the batches point into it
+  append_batches(&s_.batches2);
+  s_.batches2.reserve(s_.batches2.size() + count);
+  for (uint32_t j = 0; j < count; ++j) {
+    VkSubmitInfo2 b = app[j];
+    const size_t first = s_.cmd_infos.size();
+    for (size_t i = 0; i < s_.entries.size(); ++i)
+      if (s_.into[i] == j) s_.cmd_infos.push_back({VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, s_.takes[i].cmd, 0});
+    if (s_.cmd_infos.size() != first) {
+      s_.cmd_infos.insert(s_.cmd_infos.end(), b.pCommandBufferInfos, b.pCommandBufferInfos + b.commandBufferInfoCount);
+      b.commandBufferInfoCount = static_cast<uint32_t>(s_.cmd_infos.size() - first);
+      b.pCommandBufferInfos = s_.cmd_infos.data() + first;
+    }
+    s_.batches2.push_back(b);
+  }
+  return s_.batches2;
+}
+
 void PendingAcquires::Claim::commit() noexcept {
-  for (size_t i = 0; i < entries_.size(); ++i)
-    if (entries_[i].source) entries_[i].source->commit_take_back(entries_[i].index, takes_[i]);
+  for (size_t i = 0; i < s_.entries.size(); ++i)
+    if (s_.entries[i].source) s_.entries[i].source->commit_take_back(s_.entries[i].index, s_.takes[i]);
   committed_ = true;
 }
 

@@ -1,11 +1,15 @@
 // The acquires whose image must still be taken back from the compositor, for one device: the one owner
 // of the take-back rule, used by vkQueueSubmit, vkQueueSubmit2, vkQueueBindSparse and vkQueuePresentKHR.
 //
-// A take-back is one batch the layer puts *before* the app's batches, in the same driver call: it waits
-// for the compositor's reads (the app's acquire semaphore, or the layer's own semaphore for a fence-only
-// acquire), runs the ownership transfer back from FOREIGN, and signals the app's semaphore again. The
-// app's batches reach the driver unchanged (their pNext chains and counts stay valid). The submission
-// order and the transfer's barrier order the app's work after it.
+// A take-back runs the ownership transfer back from FOREIGN after the compositor's reads, before the app's
+// rendering, in the same driver call as the app's batches. Where it is only that transfer and an app batch
+// waits on the acquire semaphore (the reads are in it), vkQueueSubmit(2) puts its command buffer first in
+// that batch: the app's own wait orders it (the barrier's srcStageMask is ALL_COMMANDS, which covers the
+// stage the app waits at) and the driver sees no extra batch or semaphore. Otherwise it is a batch of its
+// own before the app's: it waits for the reads (the app's acquire semaphore, or the layer's own semaphore
+// for a fence-only acquire), runs the transfer, and signals the app's semaphore again. The app's batches
+// keep their pNext chains and semaphores, so those stay valid; a batch whose chain the layer does not
+// know, or that is protected, gets no command buffer of the layer's.
 //
 // Locking: mutex_ guards the list only; it is never held while a swapchain is called, so no wait on the
 // GPU, the kernel or the compositor happens under it. A Claim takes entries out under the lock, asks their
@@ -17,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 
 #include "host_alloc.hpp"
 #include "swapchain/vk_functions.hpp"
@@ -65,6 +70,7 @@ public:
   size_t size() const noexcept;
 
   class Claim;
+  struct ClaimScratch;
 
 private:
   friend class Claim;
@@ -82,55 +88,80 @@ private:
   std::atomic<uint32_t> count_{0};
 };
 
+// What a Claim builds in, kept by its caller across calls (one per queue: a queue's calls are externally
+// synchronised) so that once it has grown a frame allocates nothing. Empty between calls.
+struct PendingAcquires::ClaimScratch {
+  struct Infos2 {
+    VkSemaphoreSubmitInfo wait, signal;
+    VkCommandBufferSubmitInfo cmd;
+  };
+  Vector<Entry> entries;
+  Vector<TakeBack> takes;
+  Vector<uint32_t> into;    // per entry: the app batch its command buffer goes first in, or kOwnBatch
+  Vector<Infos2> infos2;
+  Vector<VkSubmitInfo> batches;
+  Vector<VkSubmitInfo2> batches2;
+  Vector<VkCommandBuffer> cmds;
+  Vector<VkCommandBufferSubmitInfo> cmd_infos;
+};
+
 // One call's take-backs. Made and used inside the call's ScopedHostAllocator; throws std::bad_alloc only
 // where it says so, and then has changed nothing.
 class PendingAcquires::Claim {
 public:
-  explicit Claim(PendingAcquires &list) noexcept : list_(list) {}
-  ~Claim(); // uncommitted: every entry goes back to the list
+  static constexpr uint32_t kOwnBatch = UINT32_MAX;
+  // `scratch` is the caller's, reused; without one, the claim's own.
+  Claim(PendingAcquires &list, ClaimScratch &scratch) noexcept;
+  explicit Claim(PendingAcquires &list) noexcept : Claim(list, own_) {}
+  ~Claim(); // uncommitted: every entry goes back to the list; the scratch is left empty
   Claim(const Claim &) = delete;
   Claim &operator=(const Claim &) = delete;
 
   // Takes every entry `pick(const Entry &)` selects. Throws std::bad_alloc (before taking any).
   template <typename Pick> void take(Pick &&pick);
-  bool empty() const noexcept { return entries_.empty(); }
+  bool empty() const noexcept { return s_.entries.empty(); }
   // Asks each swapchain for its take-back on a queue of `family`; no list lock held.
   VkResult prepare(uint32_t family, bool record_commands) noexcept;
   // The layer's batches, one per take-back with work, appended in claim order. Throws std::bad_alloc.
   void append_batches(Vector<VkSubmitInfo> *out);
   void append_batches(Vector<VkSubmitInfo2> *out);
+  // One driver call's batches: the take-backs that need a batch of their own, then the app's `count`
+  // batches, each with the command buffers of the take-backs it orders first (see the top of this file).
+  // Valid until the claim goes. Throws std::bad_alloc, and then has changed nothing.
+  std::span<const VkSubmitInfo> with_app_batches(uint32_t count, const VkSubmitInfo *app);
+  std::span<const VkSubmitInfo2> with_app_batches(uint32_t count, const VkSubmitInfo2 *app);
   // The driver accepted the batches.
   void commit() noexcept;
 
 private:
   bool has_work(size_t i) const noexcept;
+  // A take-back that is only the transfer, for an app semaphore loaded with the reads: it may go into the app's batch.
+  bool only_transfer(size_t i) const noexcept;
+  template <typename Info> void place(uint32_t count, const Info *app);
   PendingAcquires &list_;
-  Vector<Entry> entries_;
-  Vector<TakeBack> takes_;
-  struct Infos2 {
-    VkSemaphoreSubmitInfo wait, signal;
-    VkCommandBufferSubmitInfo cmd;
-  };
-  Vector<Infos2> infos2_;
+  ClaimScratch own_;
+  ClaimScratch &s_;
   bool committed_ = false;
 };
 
 template <typename Pick> void PendingAcquires::Claim::take(Pick &&pick) {
   for (;;) {
     size_t room = list_.count_.load(std::memory_order_relaxed);
-    entries_.reserve(room);
-    takes_.reserve(room);
+    s_.entries.reserve(room);
+    s_.takes.reserve(room);
+    s_.into.reserve(room);
     std::lock_guard lock(list_.mutex_);
-    if (list_.entries_.size() > entries_.capacity()) continue; // an acquire on another thread: more room
+    if (list_.entries_.size() > s_.entries.capacity()) continue; // an acquire on another thread: more room
     for (auto it = list_.entries_.begin(); it != list_.entries_.end();)
       if (pick(static_cast<const Entry &>(*it))) {
-        entries_.push_back(std::move(*it));
+        s_.entries.push_back(std::move(*it));
         it = list_.entries_.erase(it);
         list_.count_.fetch_sub(1, std::memory_order_relaxed);
       } else {
         ++it;
       }
-    takes_.resize(entries_.size());
+    s_.takes.resize(s_.entries.size());
+    s_.into.assign(s_.entries.size(), kOwnBatch);
     return;
   }
 }

@@ -63,6 +63,9 @@ wl::Status Swapchain::wait_for_free_image(Clock::time_point deadline, bool block
     }
     return false;
   };
+  // An image already known free needs no news from the compositor: no dispatch, no syscall. Only
+  // without one are the releases read (the app may never dispatch its own queue).
+  if (find_free()) return wl::Status::ok;
   wl::Status status = link_->dispatch_pending();
   if (status != wl::Status::ok) return status;
   if (find_free()) return wl::Status::ok;
@@ -116,14 +119,31 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
     if (!writable) return VK_ERROR_SURFACE_LOST_KHR;
     if (!*writable) return blocking ? VK_TIMEOUT : VK_NOT_READY;
   }
-  // A semaphore and a fence each need their own fd; a Vulkan import takes it only on success.
+  // Where the reads go besides the app's fence: the app's semaphore; with none, the layer's own, which
+  // the take-back waits on (the app need not have waited on its fence before the take-back runs);
+  // without semaphore imports (the lazy path), a copy the take-back waits for on the CPU.
+  const bool lazy = semaphore != VK_NULL_HANDLE && !params_.semaphore_import;
+  const bool into_reads_semaphore = semaphore == VK_NULL_HANDLE && !reads.empty() && params_.semaphore_import &&
+                                    image.reads_semaphore != VK_NULL_HANDLE;
+  const bool keep_for_cpu_wait = !reads.empty() && (lazy || (semaphore == VK_NULL_HANDLE && !into_reads_semaphore));
+  VkSemaphore target = lazy ? VK_NULL_HANDLE : semaphore != VK_NULL_HANDLE ? semaphore : into_reads_semaphore ? image.reads_semaphore : VK_NULL_HANDLE;
+  // Each import consumes its own fd, and a Vulkan import takes it only on success: every consumer but
+  // the last gets a dup, the last the exported fd itself (one fcntl and one close fewer per frame).
+  int consumers = (fence != VK_NULL_HANDLE) + (target != VK_NULL_HANDLE) + keep_for_cpu_wait;
+  auto next_copy = [&](kernel::SyncFile *copy) -> bool {
+    if (reads.empty()) return true;
+    if (--consumers == 0) {
+      *copy = std::move(reads);
+      return true;
+    }
+    auto dup = reads.dup();
+    if (!dup) return false;
+    *copy = std::move(*dup);
+    return true;
+  };
   auto import_into = [&](const char *call, auto &&do_import) -> VkResult {
     kernel::SyncFile copy;
-    if (!reads.empty()) {
-      auto dup = reads.dup();
-      if (!dup) return VK_ERROR_OUT_OF_HOST_MEMORY;
-      copy = std::move(*dup);
-    }
+    if (!next_copy(&copy)) return VK_ERROR_OUT_OF_HOST_MEMORY;
     VkResult r = do_import(copy.fd_for_vulkan_import());
     if (r == VK_SUCCESS) {
       copy.vulkan_import_succeeded();
@@ -150,24 +170,11 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
       return vk.ImportSemaphoreFdKHR(params_.device, &info);
     };
   };
-  // Where the reads go besides the app's fence: the app's semaphore; with none, the layer's own, which
-  // the take-back waits on (the app need not have waited on its fence before the take-back runs);
-  // without semaphore imports (the lazy path), a copy the take-back waits for on the CPU.
-  const bool lazy = semaphore != VK_NULL_HANDLE && !params_.semaphore_import;
-  const bool into_reads_semaphore = semaphore == VK_NULL_HANDLE && !reads.empty() && params_.semaphore_import &&
-                                    image.reads_semaphore != VK_NULL_HANDLE;
-  kernel::SyncFile for_cpu_wait;
-  if (!reads.empty() && (lazy || (semaphore == VK_NULL_HANDLE && !into_reads_semaphore))) {
-    auto dup = reads.dup();
-    if (!dup) return VK_ERROR_OUT_OF_HOST_MEMORY;
-    for_cpu_wait = std::move(*dup);
-  }
   // The fence first: if the semaphore's import then fails, resetting the fence restores it as it was.
   if (fence != VK_NULL_HANDLE) {
     VkResult r = import_into("vkImportFenceFdKHR", import_fence);
     if (r != VK_SUCCESS) return r;
   }
-  VkSemaphore target = lazy ? VK_NULL_HANDLE : semaphore != VK_NULL_HANDLE ? semaphore : into_reads_semaphore ? image.reads_semaphore : VK_NULL_HANDLE;
   if (target != VK_NULL_HANDLE) {
     VkResult r = import_into("vkImportSemaphoreFdKHR", import_semaphore_into(target));
     if (r != VK_SUCCESS) {
@@ -175,6 +182,8 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
       return r;
     }
   }
+  kernel::SyncFile for_cpu_wait;
+  if (keep_for_cpu_wait) next_copy(&for_cpu_wait); // the last consumer: the fd itself, nothing to fail
   std::lock_guard lock(mutex_);
   image.lazy = lazy;
   image.reads_pending = into_reads_semaphore;

@@ -241,4 +241,80 @@ TEST_F(PendingAcquiresTest, ClearEmptiesTheList) {
   EXPECT_EQ(list.size(), 0u);
 }
 
+
+// Issue 15: a take-back that is only the transfer goes first in the app's batch that waits on the
+// acquire semaphore; the driver sees no batch or semaphore of the layer's.
+TEST_F(PendingAcquiresTest, TransferGoesFirstInTheAppsWaitingBatch) {
+  list.add(entry(s1, a, 0));
+  list.add(entry(s2, b, 1));
+  PendingAcquires::ClaimScratch scratch;
+  PendingAcquires::Claim claim(list, scratch);
+  claim.take(picks({s1, s2}));
+  ASSERT_EQ(claim.prepare(0, true), VK_SUCCESS);
+  VkCommandBuffer app_cmds[2] = {handle<VkCommandBuffer>(0x900), handle<VkCommandBuffer>(0x901)};
+  const VkPipelineStageFlags color = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT, top = VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT;
+  VkSubmitInfo app[2] = {{VK_STRUCTURE_TYPE_SUBMIT_INFO}, {VK_STRUCTURE_TYPE_SUBMIT_INFO}};
+  app[0].waitSemaphoreCount = 1;
+  app[0].pWaitSemaphores = &s1;
+  app[0].pWaitDstStageMask = &color;
+  app[0].commandBufferCount = 2;
+  app[0].pCommandBuffers = app_cmds;
+  // TOP_OF_PIPE blocks nothing: nothing would order a barrier there, so s2's take-back keeps its own batch.
+  app[1].waitSemaphoreCount = 1;
+  app[1].pWaitSemaphores = &s2;
+  app[1].pWaitDstStageMask = &top;
+  auto batches = claim.with_app_batches(2, app);
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_EQ(batches[0].pWaitSemaphores[0], s2); // its own batch, first
+  EXPECT_EQ(batches[0].pSignalSemaphores[0], s2);
+  EXPECT_EQ(batches[1].pWaitSemaphores, app[0].pWaitSemaphores);
+  ASSERT_EQ(batches[1].commandBufferCount, 3u);
+  EXPECT_EQ(batches[1].pCommandBuffers[0], handle<VkCommandBuffer>(0x100));
+  EXPECT_EQ(batches[1].pCommandBuffers[1], app_cmds[0]);
+  EXPECT_EQ(batches[1].pCommandBuffers[2], app_cmds[1]);
+  EXPECT_EQ(batches[2].commandBufferCount, 0u); // the app's, unchanged
+  claim.commit();
+  EXPECT_EQ(a->committed, std::vector<uint32_t>{0});
+  EXPECT_EQ(b->committed, std::vector<uint32_t>{1});
+}
+
+TEST_F(PendingAcquiresTest, ABatchWithAnUnknownChainOrProtectedGetsNoCommandBuffer) {
+  list.add(entry(s1, a, 0));
+  PendingAcquires::Claim claim(list);
+  claim.take(picks({s1}));
+  ASSERT_EQ(claim.prepare(0, true), VK_SUCCESS);
+  VkDeviceGroupSubmitInfo group{VK_STRUCTURE_TYPE_DEVICE_GROUP_SUBMIT_INFO}; // counts command buffers
+  const VkPipelineStageFlags color = VK_PIPELINE_STAGE_COLOR_ATTACHMENT_OUTPUT_BIT;
+  VkSubmitInfo app{VK_STRUCTURE_TYPE_SUBMIT_INFO, &group};
+  app.waitSemaphoreCount = 1;
+  app.pWaitSemaphores = &s1;
+  app.pWaitDstStageMask = &color;
+  auto batches = claim.with_app_batches(1, &app);
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0].pCommandBuffers[0], handle<VkCommandBuffer>(0x100));
+  EXPECT_EQ(batches[1].pNext, &group);
+  EXPECT_EQ(batches[1].commandBufferCount, 0u);
+}
+
+TEST_F(PendingAcquiresTest, Submit2BatchWithoutCommandBuffersTakesTheTransfer) {
+  list.add(entry(s1, a, 2));
+  PendingAcquires::Claim claim(list);
+  claim.take(picks({s1}));
+  ASSERT_EQ(claim.prepare(0, true), VK_SUCCESS);
+  VkSemaphoreSubmitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_SUBMIT_INFO, nullptr, s1, 0, VK_PIPELINE_STAGE_2_COLOR_ATTACHMENT_OUTPUT_BIT, 0};
+  VkSubmitInfo2 app[2] = {{VK_STRUCTURE_TYPE_SUBMIT_INFO_2}, {VK_STRUCTURE_TYPE_SUBMIT_INFO_2}};
+  app[1].waitSemaphoreInfoCount = 1;
+  app[1].pWaitSemaphoreInfos = &wait;
+  auto batches = claim.with_app_batches(2, app);
+  ASSERT_EQ(batches.size(), 2u);
+  EXPECT_EQ(batches[0].commandBufferInfoCount, 0u);
+  ASSERT_EQ(batches[1].commandBufferInfoCount, 1u);
+  EXPECT_EQ(batches[1].pCommandBufferInfos[0].commandBuffer, handle<VkCommandBuffer>(0x102));
+  EXPECT_EQ(batches[1].pWaitSemaphoreInfos, &wait);
+  app[1].flags = VK_SUBMIT_PROTECTED_BIT; // a protected batch takes only protected command buffers
+  auto again = claim.with_app_batches(2, app);
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_EQ(again[2].commandBufferInfoCount, 0u);
+}
+
 } // namespace
