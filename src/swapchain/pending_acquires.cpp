@@ -201,58 +201,57 @@ void PendingAcquires::Claim::append_batches(Vector<VkSubmitInfo2> *out) {
   }
 }
 
-std::span<const VkSubmitInfo> PendingAcquires::Claim::with_app_batches(uint32_t count, const VkSubmitInfo *app) {
+namespace {
+// The two submit structures' command buffer lists, for one with_app_batches that serves both.
+VkCommandBuffer command_entry(VkCommandBuffer cmd, const VkSubmitInfo &) noexcept { return cmd; }
+VkCommandBufferSubmitInfo command_entry(VkCommandBuffer cmd, const VkSubmitInfo2 &) noexcept {
+  return {VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, cmd, 0};
+}
+const VkCommandBuffer *commands(const VkSubmitInfo &b) noexcept { return b.pCommandBuffers; }
+const VkCommandBufferSubmitInfo *commands(const VkSubmitInfo2 &b) noexcept { return b.pCommandBufferInfos; }
+void set_commands(VkSubmitInfo *b, const VkCommandBuffer *cmds, size_t n) noexcept {
+  b->pCommandBuffers = cmds;
+  b->commandBufferCount = static_cast<uint32_t>(n);
+}
+void set_commands(VkSubmitInfo2 *b, const VkCommandBufferSubmitInfo *cmds, size_t n) noexcept {
+  b->pCommandBufferInfos = cmds;
+  b->commandBufferInfoCount = static_cast<uint32_t>(n);
+}
+} // namespace
+
+template <typename Info, typename Cmd>
+std::span<const Info> PendingAcquires::Claim::merge(uint32_t count, const Info *app, Vector<Info> *batches, Vector<Cmd> *cmds) {
   place(count, app);
-  size_t cmds = 0;
+  size_t room = 0;
   for (size_t i = 0; i < s_.entries.size(); ++i)
-    if (s_.into[i] != kOwnBatch) ++cmds;
+    if (s_.into[i] != kOwnBatch) ++room;
   for (uint32_t j = 0; j < count; ++j)
-    if (std::find(s_.into.begin(), s_.into.end(), j) != s_.into.end()) cmds += command_count(app[j]);
-  s_.batches.clear();
-  s_.cmds.clear();
-  s_.cmds.reserve(cmds); // no reallocation below: the batches point into it
-  append_batches(&s_.batches);
-  s_.batches.reserve(s_.batches.size() + count);
+    if (std::find(s_.into.begin(), s_.into.end(), j) != s_.into.end()) room += command_count(app[j]);
+  batches->clear();
+  cmds->clear();
+  cmds->reserve(room); // no reallocation below: the batches point into it
+  append_batches(batches);
+  batches->reserve(batches->size() + count);
   for (uint32_t j = 0; j < count; ++j) {
-    VkSubmitInfo b = app[j];
-    const size_t first = s_.cmds.size();
+    Info b = app[j];
+    const size_t first = cmds->size();
     for (size_t i = 0; i < s_.entries.size(); ++i)
-      if (s_.into[i] == j) s_.cmds.push_back(s_.takes[i].cmd);
-    if (s_.cmds.size() != first) {
-      s_.cmds.insert(s_.cmds.end(), b.pCommandBuffers, b.pCommandBuffers + b.commandBufferCount);
-      b.commandBufferCount = static_cast<uint32_t>(s_.cmds.size() - first);
-      b.pCommandBuffers = s_.cmds.data() + first;
+      if (s_.into[i] == j) cmds->push_back(command_entry(s_.takes[i].cmd, b));
+    if (cmds->size() != first) {
+      cmds->insert(cmds->end(), commands(b), commands(b) + command_count(b));
+      set_commands(&b, cmds->data() + first, cmds->size() - first);
     }
-    s_.batches.push_back(b);
+    batches->push_back(b);
   }
-  return s_.batches;
+  return *batches;
+}
+
+std::span<const VkSubmitInfo> PendingAcquires::Claim::with_app_batches(uint32_t count, const VkSubmitInfo *app) {
+  return merge(count, app, &s_.batches, &s_.cmds);
 }
 
 std::span<const VkSubmitInfo2> PendingAcquires::Claim::with_app_batches(uint32_t count, const VkSubmitInfo2 *app) {
-  place(count, app);
-  size_t cmds = 0;
-  for (size_t i = 0; i < s_.entries.size(); ++i)
-    if (s_.into[i] != kOwnBatch) ++cmds;
-  for (uint32_t j = 0; j < count; ++j)
-    if (std::find(s_.into.begin(), s_.into.end(), j) != s_.into.end()) cmds += command_count(app[j]);
-  s_.batches2.clear();
-  s_.cmd_infos.clear();
-  s_.cmd_infos.reserve(cmds); // no reallocation below: the batches point into it
-  append_batches(&s_.batches2);
-  s_.batches2.reserve(s_.batches2.size() + count);
-  for (uint32_t j = 0; j < count; ++j) {
-    VkSubmitInfo2 b = app[j];
-    const size_t first = s_.cmd_infos.size();
-    for (size_t i = 0; i < s_.entries.size(); ++i)
-      if (s_.into[i] == j) s_.cmd_infos.push_back({VK_STRUCTURE_TYPE_COMMAND_BUFFER_SUBMIT_INFO, nullptr, s_.takes[i].cmd, 0});
-    if (s_.cmd_infos.size() != first) {
-      s_.cmd_infos.insert(s_.cmd_infos.end(), b.pCommandBufferInfos, b.pCommandBufferInfos + b.commandBufferInfoCount);
-      b.commandBufferInfoCount = static_cast<uint32_t>(s_.cmd_infos.size() - first);
-      b.pCommandBufferInfos = s_.cmd_infos.data() + first;
-    }
-    s_.batches2.push_back(b);
-  }
-  return s_.batches2;
+  return merge(count, app, &s_.batches2, &s_.cmd_infos);
 }
 
 void PendingAcquires::Claim::commit() noexcept {

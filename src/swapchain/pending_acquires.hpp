@@ -138,6 +138,8 @@ private:
   // A take-back that is only the transfer, for an app semaphore loaded with the reads: it may go into the app's batch.
   bool only_transfer(size_t i) const noexcept;
   template <typename Info> void place(uint32_t count, const Info *app);
+  template <typename Info, typename Cmd>
+  std::span<const Info> merge(uint32_t count, const Info *app, Vector<Info> *batches, Vector<Cmd> *cmds);
   PendingAcquires &list_;
   ClaimScratch own_;
   ClaimScratch &s_;
