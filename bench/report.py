@@ -3,21 +3,21 @@
 
 Usage: report.py RAW_DIR OUT_JSON
 RAW_DIR holds: env-host.json, dispatch-host.jsonl, and (when the VM ran) env-vm.json,
-dispatch-vm.jsonl, frames-vm.jsonl, present-vm.jsonl, oversync-vm.jsonl. Missing parts are reported as
+dispatch-vm.jsonl, throughput-vm.jsonl, present-vm.jsonl, oversync-vm.jsonl. Missing parts are reported as
 not measured.
 
-bench-results.json, format "syncfile-wsi-bench/1" (keys are only ever added):
+bench-results.json, format "syncfile-wsi-bench/2" (keys are only ever added):
   environment.{host,vm}: see bench/env.sh (vm: null when not run)
   dispatch[]: where, call, config, submits, layer_decision, ir_per_submit (total, callgrind Ir in the
               toggled loop / submits), above_driver_ir_per_submit (loop + loader trampoline + layers:
               exact), added_ir_per_submit (above_driver minus the no-layer run, same where and call),
               added_total_ir_per_submit (total minus no-layer total: includes driver noise)
   dispatch_target: {met, rule, worst_syncfile_added, worst_counting_added}
-  frames.summary[]: present_mode, config, frames, runs, median_wall_s, fps, cpu_s_per_frame (medians),
-              best_fps, best_cpu_s_per_frame (the best run: other load on the machine only adds time),
-              weston_cpu_s_per_frame, steady_fps and steady_cpu_s_per_frame (start-up removed: the
-              median at `frames` minus the median at 10 frames, over frames - 10), and *_vs_driver ratios
-  frames.runs[]: every run as measured
+  throughput.summary[]: per (pattern, size, present_mode), bench/throughput.py's summary: rounds, counted,
+              excluded_rounds, native/layer fps medians, ratio_median/min/max (syncfile-wsi / native-a per
+              round), control_median/min/max (native-b / native-a), target, met, control_in_range
+  throughput.runs[]: every run as measured (format 2; format 1's `frames` part, vkcube's wall time
+              against the driver's, is gone: the throughput part replaces it)
   present.callgrind[]: config (driver-wsi | syncfile-wsi), layer_mode, frames, ir_per_pair (callgrind Ir of
               one vkAcquireNextImageKHR + vkQueuePresentKHR, the app's thread only), above_driver_ir_per_pair,
               driver_ir_per_pair, get_semaphore_fd_ir_per_pair (inclusive Ir of lavapipe's vkGetSemaphoreFdKHR
@@ -34,6 +34,8 @@ import json
 import os
 import statistics
 import sys
+
+import throughput
 
 
 def load_jsonl(path):
@@ -66,45 +68,6 @@ def dispatch_rows(raw):
         }
         rows.append(row)
     return rows
-
-
-def frames_summary(runs):
-    out = []
-    ok = [r for r in runs if r["rep"] >= 1 and r["exit"] == 0]
-    big = max((r["frames"] for r in ok), default=0)
-    for mode in sorted({r["present_mode"] for r in ok}):
-        per = {}
-        for config in ("driver-wsi", "syncfile-wsi"):
-            hi = [r for r in ok if r["present_mode"] == mode and r["config"] == config and r["frames"] == big]
-            lo = [r for r in ok if r["present_mode"] == mode and r["config"] == config and r["frames"] == 10]
-            if not hi:
-                continue
-            med = lambda rs, f: statistics.median(f(r) for r in rs)
-            wall = med(hi, lambda r: r["wall_s"])
-            cpu = med(hi, lambda r: r["user_s"] + r["sys_s"])
-            s = {
-                "present_mode": {0: "IMMEDIATE", 1: "MAILBOX"}.get(mode, str(mode)), "config": config,
-                "frames": big, "runs": len(hi), "median_wall_s": round(wall, 3),
-                "fps": round(big / wall, 2), "cpu_s_per_frame": round(cpu / big, 5),
-                # The best run: contention from other work on the machine only ever adds time.
-                "best_fps": round(big / min(r["wall_s"] for r in hi), 2),
-                "best_cpu_s_per_frame": round(min(r["user_s"] + r["sys_s"] for r in hi) / big, 5),
-                "weston_cpu_s_per_frame": round(med(hi, lambda r: r["weston_cpu_s"]) / big, 5),
-                "layer_mode": sorted({r["layer_mode"] for r in hi}),
-            }
-            if lo:
-                dwall = wall - med(lo, lambda r: r["wall_s"])
-                dcpu = cpu - med(lo, lambda r: r["user_s"] + r["sys_s"])
-                s["steady_fps"] = round((big - 10) / dwall, 2) if dwall > 0 else None
-                s["steady_cpu_s_per_frame"] = round(dcpu / (big - 10), 5)
-            per[config] = s
-        d, l = per.get("driver-wsi"), per.get("syncfile-wsi")
-        if d and l:
-            for k in ("fps", "best_fps", "cpu_s_per_frame", "best_cpu_s_per_frame", "weston_cpu_s_per_frame", "steady_fps", "steady_cpu_s_per_frame"):
-                if d.get(k) and l.get(k) is not None:
-                    l[k + "_vs_driver"] = round(l[k] / d[k], 3)
-        out.extend(per.values())
-    return out
 
 
 def present_summary(rows):
@@ -141,7 +104,7 @@ def main():
     if sfw and cnt:
         target = {"rule": "syncfile-wsi adds no more instructions above the driver than the counting layer, per submit",
                   "worst_syncfile_added": max(sfw), "worst_counting_added": max(cnt), "met": max(sfw) <= max(cnt)}
-    runs = load_jsonl(os.path.join(raw_dir, "frames-vm.jsonl"))
+    tp_runs = load_jsonl(os.path.join(raw_dir, "throughput-vm.jsonl"))
     present = present_summary(load_jsonl(os.path.join(raw_dir, "present-vm.jsonl")))
     os_rows = load_jsonl(os.path.join(raw_dir, "oversync-vm.jsonl"))
     oversync = {"summary": next((r for r in os_rows if r.get("summary")), None), "rows": [r for r in os_rows if not r.get("summary")]}
@@ -152,8 +115,8 @@ def main():
         not_measured.append("acquire+present cost (VM)")
     if oversync["summary"] is None:
         not_measured.append("oversynchronisation (VM)")
-    result = {"format": "syncfile-wsi-bench/1", "environment": env, "dispatch": dispatch, "dispatch_target": target,
-              "frames": {"summary": frames_summary(runs), "runs": runs}, "present": present, "oversync": oversync,
+    result = {"format": "syncfile-wsi-bench/2", "environment": env, "dispatch": dispatch, "dispatch_target": target,
+              "throughput": {"summary": throughput.summarise(tp_runs), "runs": tp_runs}, "present": present, "oversync": oversync,
               "not_measured": not_measured}
     with open(out_path, "w") as f:
         json.dump(result, f, indent=1)
@@ -177,23 +140,11 @@ def main():
     if target:
         print(f"target (syncfile-wsi adds <= counting layer): {'MET' if target['met'] else 'NOT MET'} "
               f"(syncfile-wsi +{target['worst_syncfile_added']}, counting +{target['worst_counting_added']} Ir/submit, worst case)")
-    summary = result["frames"]["summary"]
-    if summary:
+    if tp_runs:
         print()
-        print(f"Frame throughput in the VM (vkcube-wayland 128x128, weston GL; medians of {summary[0]['runs']} runs; "
-              f"'steady' = start-up removed)")
-        print(f"{'mode':<9} {'config':<13} {'layer':<9} {'fps':>6} {'best':>6} {'steady fps':>10} {'cpu ms/fr':>9} "
-              f"{'best':>6} {'steady':>7} {'weston ms/fr':>12} {'fps ratio':>9} {'best ratio':>10} {'cpu ratio':>9}")
-        num = lambda v, digits, scale=1: "n/a" if v is None or v < 0 else f"{v * scale:.{digits}f}"  # noise: N-run faster than 10-run
-        for s in summary:
-            ratio = lambda k: f"{s[k]:.3f}" if k in s else ""
-            print(f"{s['present_mode']:<9} {s['config']:<13} {','.join(s['layer_mode']):<9} {s['fps']:>6.1f} "
-                  f"{s['best_fps']:>6.1f} {num(s.get('steady_fps'), 1):>10} {s['cpu_s_per_frame'] * 1000:>9.2f} "
-                  f"{s['best_cpu_s_per_frame'] * 1000:>6.2f} {num(s.get('steady_cpu_s_per_frame'), 2, 1000):>7} "
-                  f"{s['weston_cpu_s_per_frame'] * 1000:>12.2f} {ratio('fps_vs_driver'):>9} {ratio('best_fps_vs_driver'):>10} "
-                  f"{ratio('cpu_s_per_frame_vs_driver'):>9}")
-        print("(medians; 'best' = the best run; 'steady' = (median at N frames - median at 10) / (N - 10): start-up removed;"
-              " ratios syncfile-wsi / driver-wsi; wall-clock numbers include whatever else the machine ran: see load)")
+        print("Frame throughput in the VM (MAILBOX; weston GL; frame clock from present 30; per round native-a,"
+              " syncfile-wsi, native-b)")
+        throughput.print_table(result["throughput"]["summary"])
     if present["callgrind"] or present["cpu"]:
         print()
         print("Acquire + present cost in the VM (vkAcquireNextImageKHR + vkQueuePresentKHR, MAILBOX, 64x64, weston GL)")

@@ -4,11 +4,13 @@
 // layer costs per vkQueueSubmit on the same machine, driver and loader: it counts submits and
 // forwards them, nothing else. Its device look-up is the same shape as syncfile-wsi's (an immutable
 // array of {dispatch key, state} read without a lock), and its count is a relaxed atomic increment.
-// Everything that is not a submit is not intercepted at all (the loader calls the driver directly).
+// Everything that is not a submit is not intercepted at all (the loader calls the driver directly), except
+// vkQueuePresentKHR where SFW_BENCH_COUNTING_PRESENT_CLOCK asks for the throughput bench's frame clock.
 #include <vulkan/vk_layer.h>
 #include <vulkan/vulkan.h>
 
 #include <atomic>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -40,7 +42,27 @@ struct Device {
   // bench's reference path stays a count and a forward.
   bool detail = false;
   std::atomic<uint64_t> batches{0}, command_buffers{0}, waits{0}, signals{0};
+  // With SFW_BENCH_COUNTING_PRESENT_CLOCK=W (bench/throughput.sh, the layer loaded first, above whatever
+  // presents): the time of present W and of the last one, so the steady frame rate leaves out start-up
+  // and tear-down. Presents of one device come from one thread in the benches.
+  PFN_vkQueuePresentKHR present = nullptr;
+  uint64_t presents = 0;
+  double clock_start = 0, clock_last = 0;
 };
+
+uint64_t present_clock_from() { // 0: the present clock is off
+  static const uint64_t from = [] {
+    const char *v = std::getenv("SFW_BENCH_COUNTING_PRESENT_CLOCK");
+    return v != nullptr ? std::strtoull(v, nullptr, 10) : 0;
+  }();
+  return from;
+}
+
+double now_s() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 constexpr int kMax = 16;
 std::mutex g_mutex; // writers only
@@ -111,6 +133,15 @@ VKAPI_ATTR VkResult VKAPI_CALL QueueSubmit2KHR(VkQueue queue, uint32_t count, co
   return d->submit2khr(queue, count, submits, fence);
 }
 
+VKAPI_ATTR VkResult VKAPI_CALL QueuePresentKHR(VkQueue queue, const VkPresentInfoKHR *info) {
+  Device *d = find_device(key_of(queue));
+  if (d == nullptr) [[unlikely]] return VK_ERROR_DEVICE_LOST;
+  double t = now_s();
+  if (++d->presents == present_clock_from()) d->clock_start = t;
+  d->clock_last = t;
+  return d->present(queue, info);
+}
+
 VKAPI_ATTR VkResult VKAPI_CALL CreateInstance(const VkInstanceCreateInfo *info, const VkAllocationCallbacks *alloc,
                                               VkInstance *instance) {
   auto *link = chain_info<VkLayerInstanceCreateInfo>(info->pNext, VK_STRUCTURE_TYPE_LOADER_INSTANCE_CREATE_INFO);
@@ -165,6 +196,7 @@ VKAPI_ATTR VkResult VKAPI_CALL CreateDevice(VkPhysicalDevice phys, const VkDevic
   d.submit = reinterpret_cast<PFN_vkQueueSubmit>(gdpa(*device, "vkQueueSubmit"));
   d.submit2 = reinterpret_cast<PFN_vkQueueSubmit2>(gdpa(*device, "vkQueueSubmit2"));
   d.submit2khr = reinterpret_cast<PFN_vkQueueSubmit2KHR>(gdpa(*device, "vkQueueSubmit2KHR"));
+  d.present = reinterpret_cast<PFN_vkQueuePresentKHR>(gdpa(*device, "vkQueuePresentKHR"));
   d.detail = std::getenv("SFW_BENCH_COUNTING_LOG") != nullptr;
   g_device_count.store(n + 1, std::memory_order_release);
   return VK_SUCCESS;
@@ -178,6 +210,11 @@ VKAPI_ATTR void VKAPI_CALL DestroyDevice(VkDevice device, const VkAllocationCall
                  static_cast<unsigned long long>(d->submits.load()), static_cast<unsigned long long>(d->batches.load()),
                  static_cast<unsigned long long>(d->command_buffers.load()),
                  static_cast<unsigned long long>(d->waits.load()), static_cast<unsigned long long>(d->signals.load()));
+  if (uint64_t from = present_clock_from(); from != 0 && d->presents > from)
+    std::fprintf(stderr, "counting layer: present clock: %llu presents, %.3f frames/s from present %llu to the last\n",
+                 static_cast<unsigned long long>(d->presents),
+                 static_cast<double>(d->presents - from) / (d->clock_last - d->clock_start),
+                 static_cast<unsigned long long>(from));
   PFN_vkDestroyDevice destroy = d->destroy;
   {
     std::lock_guard lock(g_mutex);
@@ -195,6 +232,8 @@ PFN_vkVoidFunction device_intercept(const char *name, Device *d) {
     return d == nullptr || d->submit2 ? reinterpret_cast<PFN_vkVoidFunction>(QueueSubmit2) : nullptr;
   if (std::strcmp(name, "vkQueueSubmit2KHR") == 0)
     return d == nullptr || d->submit2khr ? reinterpret_cast<PFN_vkVoidFunction>(QueueSubmit2KHR) : nullptr;
+  if (std::strcmp(name, "vkQueuePresentKHR") == 0 && present_clock_from() != 0)
+    return d == nullptr || d->present ? reinterpret_cast<PFN_vkVoidFunction>(QueuePresentKHR) : nullptr;
   return nullptr;
 }
 

@@ -96,11 +96,12 @@ Swapchain::~Swapchain() {
   link_.reset();
   if (counters_.acquires.load() != 0 || counters_.presents.load() != 0)
     SFW_INFO("swapchain destroyed: mode %s, %" PRIu64 " acquires, %" PRIu64 " exports, %" PRIu64 " imports (%" PRIu64
-             " already signalled), %" PRIu64 " cpu waits, %" PRIu64 " presents, %" PRIu64 " degradations, %zu of %zu "
-             "buffers held by the compositor%s%s",
+             " already signalled), %" PRIu64 " cpu waits, %" PRIu64 " presents, %" PRIu64 " degradations, %" PRIu64
+             " waits for a release (%" PRIu64 " ms), %zu of %zu buffers held by the compositor%s%s",
              to_string(mode_), counters_.acquires.load(), counters_.exports.load(), counters_.imports.load(),
              counters_.empty_exports.load(), counters_.cpu_waits.load(), counters_.presents.load(),
-             counters_.degradations.load(), held, images, *degrade_reason_ ? ": " : "", degrade_reason_);
+             counters_.degradations.load(), counters_.release_waits.load(), counters_.release_wait_us.load() / 1000, held,
+             images, *degrade_reason_ ? ": " : "", degrade_reason_);
 }
 
 VkResult Swapchain::take_fence(VkFence *fence) noexcept {

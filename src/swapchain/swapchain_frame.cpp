@@ -70,7 +70,13 @@ wl::Status Swapchain::wait_for_free_image(Clock::time_point deadline, bool block
   if (status != wl::Status::ok) return status;
   if (find_free()) return wl::Status::ok;
   if (!blocking) return wl::Status::timeout;
-  return link_->wait_until(find_free, remaining(deadline));
+  const Clock::time_point start = Clock::now();
+  status = link_->wait_until(find_free, remaining(deadline));
+  counters_.release_waits.fetch_add(1, std::memory_order_relaxed);
+  counters_.release_wait_us.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()),
+      std::memory_order_relaxed);
+  return status;
 }
 
 VkResult Swapchain::acquire(uint64_t timeout_ns, VkSemaphore semaphore, VkFence fence, uint32_t *index) noexcept {
