@@ -97,10 +97,12 @@ Swapchain::~Swapchain() {
   if (counters_.acquires.load() != 0 || counters_.presents.load() != 0)
     SFW_INFO("swapchain destroyed: mode %s, %" PRIu64 " acquires, %" PRIu64 " exports, %" PRIu64 " imports (%" PRIu64
              " already signalled), %" PRIu64 " cpu waits, %" PRIu64 " presents, %" PRIu64 " degradations, %" PRIu64
-             " waits for a release (%" PRIu64 " ms), %zu of %zu buffers held by the compositor%s%s",
+             " waits for a release (%" PRIu64 " ms), %" PRIu64 " exports found the dma-buf idle, %zu of %zu buffers held by the"
+             " compositor%s%s",
              to_string(mode_), counters_.acquires.load(), counters_.exports.load(), counters_.imports.load(),
              counters_.empty_exports.load(), counters_.cpu_waits.load(), counters_.presents.load(),
-             counters_.degradations.load(), counters_.release_waits.load(), counters_.release_wait_us.load() / 1000, held,
+             counters_.degradations.load(), counters_.release_waits.load(), counters_.release_wait_us.load() / 1000,
+             counters_.idle_exports.load(), held,
              images, *degrade_reason_ ? ": " : "", degrade_reason_);
 }
 

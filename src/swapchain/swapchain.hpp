@@ -41,6 +41,8 @@ inline constexpr uint32_t kMaxImages = 16;
 struct SwapchainCounters {
   std::atomic<uint64_t> acquires{0}, exports{0}, imports{0}, empty_exports{0}, cpu_waits{0}, presents{0},
       degradations{0};
+  // Exports answered by a poll: the dma-buf was idle, so the snapshot is "nothing to wait for" (no sync_file).
+  std::atomic<uint64_t> idle_exports{0};
   // Acquires that found no free image and waited for the compositor's release, and how long in all: where
   // throughput is bound by the compositor's releases rather than by the frame's work.
   std::atomic<uint64_t> release_waits{0}, release_wait_us{0};

@@ -104,8 +104,14 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
   const SwapchainVk &vk = *params_.vk;
   kernel::SyncFile reads; // empty: already signalled
   if (mode_ == Mode::syncfile) {
-    // Write access: the new frame must wait for every reader.
-    auto exported = kernel::export_sync_file(image.dmabuf.get(), kernel::Access::write);
+    // The same snapshot two ways. A dma-buf whose every fence has signalled polls writable, and then the
+    // frame has nothing to wait for: one poll, no sync_file to make, import and close (the common case,
+    // the compositor done reading before its release). Otherwise the export; write access: the new frame
+    // waits for every reader.
+    auto idle = kernel::wait_dmabuf_writable(image.dmabuf.get(), std::chrono::nanoseconds(0));
+    auto exported = idle && *idle ? kernel::Result<kernel::SyncFile>(kernel::SyncFile())
+                                  : kernel::export_sync_file(image.dmabuf.get(), kernel::Access::write);
+    if (idle && *idle) counters_.idle_exports.fetch_add(1, std::memory_order_relaxed);
     if (exported) {
       reads = std::move(*exported);
       counters_.exports.fetch_add(1, std::memory_order_relaxed);
