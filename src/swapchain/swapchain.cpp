@@ -97,7 +97,7 @@ Swapchain::~Swapchain() {
   if (counters_.acquires.load() != 0 || counters_.presents.load() != 0)
     SFW_INFO("swapchain destroyed: mode %s, %" PRIu64 " acquires, %" PRIu64 " exports, %" PRIu64 " imports (%" PRIu64
              " already signalled), %" PRIu64 " cpu waits, %" PRIu64 " presents, %" PRIu64 " degradations, %" PRIu64
-             " waits for a release (%" PRIu64 " ms), %" PRIu64 " exports found the dma-buf idle, %zu of %zu buffers held by the"
+             " waits for a release (%" PRIu64 " ms), %" PRIu64 " idle at acquire (no sync_file), %zu of %zu buffers held by the"
              " compositor%s%s",
              to_string(mode_), counters_.acquires.load(), counters_.exports.load(), counters_.imports.load(),
              counters_.empty_exports.load(), counters_.cpu_waits.load(), counters_.presents.load(),
