@@ -1,5 +1,7 @@
 // vkCreateDevice / vkDestroyDevice, queues, and the device extension list the app sees.
 #include <algorithm>
+#include <cstdio>
+#include <utility>
 #include <cstring>
 #include <new>
 #include <string>
@@ -18,8 +20,7 @@ constexpr const char *kLayerName = "VK_LAYER_SYNCFILE_wsi";
 // Swapchain-related device extensions the layer does not implement for its own swapchains:
 // hidden on devices where it may own them, so what the app sees matches what the layer does.
 constexpr const char *kHiddenExtensions[] = {
-    "VK_EXT_swapchain_maintenance1", "VK_KHR_swapchain_maintenance1", "VK_KHR_present_id", "VK_KHR_present_wait",
-    "VK_KHR_present_id2", "VK_KHR_present_wait2", "VK_EXT_present_timing", "VK_EXT_hdr_metadata",
+    "VK_EXT_swapchain_maintenance1", "VK_KHR_swapchain_maintenance1", "VK_KHR_present_id2", "VK_KHR_present_wait2", "VK_EXT_present_timing", "VK_EXT_hdr_metadata",
     "VK_GOOGLE_display_timing", "VK_EXT_display_control", "VK_EXT_full_screen_exclusive",
     "VK_KHR_shared_presentable_image", "VK_AMD_display_native_hdr"};
 
@@ -27,6 +28,30 @@ bool hidden_extension(const char *name) {
   for (const char *h : kHiddenExtensions)
     if (std::strcmp(h, name) == 0) return true;
   return false;
+}
+
+constexpr const char *kPresentId = "VK_KHR_present_id";
+constexpr const char *kPresentWait = "VK_KHR_present_wait";
+
+// The exposure rule of VK_KHR_present_id and VK_KHR_present_wait where the layer may own swapchains (README,
+// "Present id and present wait"): offered when every swapchain the app could make on the device is served.
+// The layer's own (Wayland) by the layer; the driver's by the driver where it has the extension, else, for a
+// Wayland surface the layer passes through, by the layer's approximation at present. A swapchain on any other
+// surface platform the instance enabled is the driver's alone: without the driver's extension, hidden.
+// Null: offered; else why not.
+const char *present_id_unserved(const InstanceState &inst, const DriverFacts &facts, const char *extension,
+                                std::string *why) {
+  if (facts.has_extension(extension)) return nullptr;
+  for (const std::string &e : inst.app.extensions) {
+    const bool platform = e == "VK_KHR_display" ||
+                          (e.size() > 8 && e.compare(e.size() - 8, 8, "_surface") == 0 && e != "VK_KHR_surface" &&
+                           e != "VK_KHR_wayland_surface");
+    if (platform) {
+      *why = "the instance enabled " + e + ", whose swapchains are the driver's, and the driver has no " + extension;
+      return why->c_str();
+    }
+  }
+  return nullptr;
 }
 
 // The driver half of the modes table: can the layer own swapchains on this device at all?
@@ -67,6 +92,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateDevice(VkPhysicalDevice phys, const VkDev
   VkPhysicalDeviceProperties props{};
   std::string reasons;
   VkDeviceCreateInfo amended = *create_info;
+  ChainStrip strip(&amended); // the app's chain as it was again when vkCreateDevice returns
   std::vector<const char *> extensions;
   try {
     // The device's state, and the containers it keeps, through the app's callbacks for the device.
@@ -92,11 +118,27 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateDevice(VkPhysicalDevice phys, const VkDev
     if (state->may_own_swapchains) {
       // An extension the layer hides here was not offered: enabling it anyway would send its commands
       // (which carry swapchain handles) to the driver with the layer's handles.
-      for (const char *e : extensions)
-        if (hidden_extension(e)) {
+      for (const char *e : extensions) {
+        std::string why;
+        const bool present_ext = std::strcmp(e, kPresentId) == 0 || std::strcmp(e, kPresentWait) == 0;
+        if (hidden_extension(e) || (present_ext && present_id_unserved(*inst, *state->driver, e, &why) != nullptr)) {
           SFW_ERROR("vkCreateDevice: %s is not offered on this device (the layer may own its swapchains)", e);
           return VK_ERROR_EXTENSION_NOT_PRESENT;
         }
+      }
+      state->present_id = state->app.has(kPresentId);
+      state->present_wait = state->app.has(kPresentWait);
+      state->driver_present_id = state->driver->has_extension(kPresentId);
+      state->driver_present_wait = state->driver->has_extension(kPresentWait);
+      // The layer serves them where the driver has not got them: the driver never hears of them.
+      extensions.erase(std::remove_if(extensions.begin(), extensions.end(),
+                                      [&](const char *e) {
+                                        return (std::strcmp(e, kPresentId) == 0 && !state->driver_present_id) ||
+                                               (std::strcmp(e, kPresentWait) == 0 && !state->driver_present_wait);
+                                      }),
+                       extensions.end());
+      if (!state->driver_present_id) strip.remove(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_ID_FEATURES_KHR);
+      if (!state->driver_present_wait) strip.remove(VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_WAIT_FEATURES_KHR);
       // The whole closure the layer needs, where the driver has it; invisible to the app's queries.
       for (const std::string &ext : state->driver->layer_would_enable)
         if (!state->app.has(ext)) extensions.push_back(ext.c_str());
@@ -214,6 +256,23 @@ VKAPI_ATTR VkResult VKAPI_CALL vkEnumerateDeviceExtensionProperties(VkPhysicalDe
     all.resize(n);
     all.erase(std::remove_if(all.begin(), all.end(), [](const VkExtensionProperties &e) { return hidden_extension(e.extensionName); }),
               all.end());
+    const std::shared_ptr<const DriverFacts> facts = driver_facts(*inst, phys);
+    for (auto [name, version] : {std::pair{kPresentId, uint32_t{VK_KHR_PRESENT_ID_SPEC_VERSION}},
+                                 std::pair{kPresentWait, uint32_t{VK_KHR_PRESENT_WAIT_SPEC_VERSION}}}) {
+      std::string unserved;
+      if (present_id_unserved(*inst, *facts, name, &unserved) != nullptr) {
+        all.erase(std::remove_if(all.begin(), all.end(), [&](const VkExtensionProperties &e) {
+                    return std::strcmp(e.extensionName, name) == 0;
+                  }),
+                  all.end());
+        SFW_LOG_ONCE(LogLevel::info, "%s hidden: %s", name, unserved.c_str());
+      } else if (!facts->has_extension(name)) {
+        VkExtensionProperties p{};
+        std::snprintf(p.extensionName, sizeof p.extensionName, "%s", name);
+        p.specVersion = version;
+        all.push_back(p);
+      }
+    }
     if (props == nullptr) {
       *count = static_cast<uint32_t>(all.size());
       return VK_SUCCESS;
@@ -235,21 +294,30 @@ namespace sfw::layer {
 static void hide_swapchain_features(VkPhysicalDevice phys, VkPhysicalDeviceFeatures2 *features) noexcept {
   InstanceState *inst = instance_of(phys);
   std::string why;
+  std::shared_ptr<const DriverFacts> facts;
   try {
-    if (inst == nullptr || !may_own_swapchains(*driver_facts(*inst, phys), &why)) return;
+    if (inst == nullptr || !may_own_swapchains(*(facts = driver_facts(*inst, phys)), &why)) return;
   } catch (const std::bad_alloc &) {
     return;
   }
+  auto offered = [&](const char *name) -> VkBool32 {
+    std::string unserved;
+    try {
+      return present_id_unserved(*inst, *facts, name, &unserved) == nullptr ? VK_TRUE : VK_FALSE;
+    } catch (const std::bad_alloc &) {
+      return VK_FALSE;
+    }
+  };
   for (auto *s = static_cast<VkBaseOutStructure *>(features->pNext); s != nullptr; s = s->pNext) {
     switch (s->sType) {
     case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SWAPCHAIN_MAINTENANCE_1_FEATURES_EXT:
       reinterpret_cast<VkPhysicalDeviceSwapchainMaintenance1FeaturesEXT *>(s)->swapchainMaintenance1 = VK_FALSE;
       break;
     case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_ID_FEATURES_KHR:
-      reinterpret_cast<VkPhysicalDevicePresentIdFeaturesKHR *>(s)->presentId = VK_FALSE;
+      reinterpret_cast<VkPhysicalDevicePresentIdFeaturesKHR *>(s)->presentId = offered(kPresentId);
       break;
     case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_WAIT_FEATURES_KHR:
-      reinterpret_cast<VkPhysicalDevicePresentWaitFeaturesKHR *>(s)->presentWait = VK_FALSE;
+      reinterpret_cast<VkPhysicalDevicePresentWaitFeaturesKHR *>(s)->presentWait = offered(kPresentWait);
       break;
     default: break;
     }

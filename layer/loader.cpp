@@ -64,7 +64,9 @@ VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL GetDeviceProcAddr(VkDevice device, cons
   if (state == nullptr) return nullptr;
   const Intercept *row = find_intercept(name);
   if (row != nullptr && row->scope == Scope::device) {
-    if (state->dispatch.GetDeviceProcAddr(device, name) == nullptr) return nullptr;
+    // The driver's answer decides, except for what the layer serves where the driver has nothing.
+    const bool layer_serves = state->present_wait && !state->driver_present_wait && std::strcmp(name, "vkWaitForPresentKHR") == 0;
+    if (!layer_serves && state->dispatch.GetDeviceProcAddr(device, name) == nullptr) return nullptr;
     // Device-level commands of instance extensions (VK_EXT_debug_utils) count the instance's too.
     bool allowed = state->app.allows(row->gate_extension, row->gate_core_version) ||
                    (*row->gate_extension != '\0' && state->instance->app.has(row->gate_extension));

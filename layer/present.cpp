@@ -2,8 +2,12 @@
 // the compositor and signals one exportable semaphore per swapchain; then each swapchain fences
 // its dma-buf and commits. Nothing here waits for the GPU in syncfile mode.
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <system_error>
 #include <new>
 
+#include "chain.hpp"
 #include "intercepts.hpp"
 #include "log.hpp"
 #include "state.hpp"
@@ -42,6 +46,30 @@ struct ScratchReset {
   ~ScratchReset() { s.owned.clear(); }
 };
 
+// The driver's own swapchains. Where the driver lacks VK_KHR_present_id, the ids stay with the layer: taken
+// out of the chain the driver sees, and counted complete once its vkQueuePresentKHR has taken the image.
+VkResult driver_present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info, const VkPresentIdKHR *ids) {
+  if (ids == nullptr || dev.driver_present_id) return dev.dispatch.QueuePresentKHR(queue, info);
+  VkPresentInfoKHR amended = *info;
+  VkResult result;
+  {
+    ChainStrip strip(&amended);
+    strip.remove(VK_STRUCTURE_TYPE_PRESENT_ID_KHR);
+    result = dev.dispatch.QueuePresentKHR(queue, &amended);
+  }
+  {
+    std::lock_guard lock(dev.passthrough_ids_mutex);
+    for (uint32_t i = 0; i < info->swapchainCount; ++i) {
+      VkResult r = info->pResults != nullptr ? info->pResults[i] : result;
+      if (ids->pPresentIds[i] == 0 || (r != VK_SUCCESS && r != VK_SUBOPTIMAL_KHR)) continue;
+      uint64_t &done = dev.passthrough_ids[info->pSwapchains[i]]; // allocates at a swapchain's first id only
+      done = std::max(done, ids->pPresentIds[i]);
+    }
+  }
+  dev.passthrough_ids_cv.notify_all();
+  return result;
+}
+
 VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) {
   ScopedHostAllocator scope(dev.host_alloc.with_scope(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND));
   dev.presents.fetch_add(1, std::memory_order_relaxed);
@@ -58,7 +86,12 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     owned[i] = dev.layer_swapchain(info->pSwapchains[i]);
     (owned[i] ? any_layer : any_driver) = true;
   }
-  if (!any_layer) return dev.dispatch.QueuePresentKHR(queue, info);
+  const VkPresentIdKHR *ids = nullptr;
+  if (dev.present_id)
+    for (auto *p = static_cast<const VkBaseInStructure *>(info->pNext); p != nullptr; p = p->pNext)
+      if (p->sType == VK_STRUCTURE_TYPE_PRESENT_ID_KHR) ids = reinterpret_cast<const VkPresentIdKHR *>(p);
+  if (ids != nullptr && (ids->pPresentIds == nullptr || ids->swapchainCount != n)) ids = nullptr;
+  if (!any_layer) return driver_present(dev, queue, info, ids);
   if (any_driver) {
     // Layer and driver swapchains of one device only mix if one surface passes through and another
     // does not, which the per-surface decision makes rare; unsupported for now.
@@ -140,7 +173,8 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
       VkResult r = submitted;
       if (r == VK_SUCCESS && parts[i].fence != first_fence) r = dev.dispatch.QueueSubmit(queue, 0, nullptr, parts[i].fence);
       if (r == VK_SUCCESS) {
-        results[i] = owned[i]->engine->finish_present(index, parts[i], damage_of(regions, i, &damage));
+        results[i] = owned[i]->engine->finish_present(index, parts[i], damage_of(regions, i, &damage),
+                                                      ids != nullptr ? ids->pPresentIds[i] : 0);
       } else {
         owned[i]->engine->cancel_present(index, parts[i]); // the image stays acquired, as it was
         results[i] = r;
@@ -153,6 +187,30 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
 }
 
 } // namespace
+
+VKAPI_ATTR VkResult VKAPI_CALL vkWaitForPresentKHR(VkDevice device, VkSwapchainKHR swapchain, uint64_t id,
+                                                   uint64_t timeout) noexcept {
+  DeviceState *dev = device_of(device);
+  if (dev == nullptr) return VK_ERROR_DEVICE_LOST;
+  // The swapchain's owner answers: the layer for its own, never the driver with a layer handle.
+  if (std::shared_ptr<LayerSwapchain> sc = dev->layer_swapchain(swapchain)) return sc->engine->wait_for_present(id, timeout);
+  if (!dev->present_wait || dev->driver_present_wait) return dev->dispatch.WaitForPresentKHR(device, swapchain, id, timeout);
+  if (dev->driver_present_id) {
+    SFW_LOG_ONCE(LogLevel::error, "vkWaitForPresentKHR: the driver has VK_KHR_present_id but not VK_KHR_present_wait");
+    return VK_ERROR_OUT_OF_DATE_KHR;
+  }
+  try {
+    std::unique_lock lock(dev->passthrough_ids_mutex);
+    auto done = [&] {
+      auto it = dev->passthrough_ids.find(swapchain);
+      return it != dev->passthrough_ids.end() && it->second >= id;
+    };
+    const auto deadline = wl::deadline_after(std::chrono::nanoseconds(std::min<uint64_t>(timeout, INT64_MAX)));
+    return dev->passthrough_ids_cv.wait_until(lock, deadline, done) ? VK_SUCCESS : VK_TIMEOUT;
+  } catch (const std::system_error &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+}
 
 VKAPI_ATTR VkResult VKAPI_CALL vkQueuePresentKHR(VkQueue queue, const VkPresentInfoKHR *info) noexcept {
   DeviceState *dev = device_of(queue);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -112,6 +113,17 @@ struct DeviceState {
     auto it = swapchains.find(handle);
     return it == swapchains.end() ? nullptr : it->second;
   }
+  // VK_KHR_present_id / VK_KHR_present_wait (README, "Present id and present wait"): what the app enabled,
+  // and what the driver itself has (false: the layer serves the driver's swapchains too, see below).
+  bool present_id = false, present_wait = false;
+  bool driver_present_id = false, driver_present_wait = false;
+  // The driver's own swapchains where the driver lacks present ids: the highest id each has handed to the
+  // driver's vkQueuePresentKHR, which is when the layer counts it complete (an approximation: queued, not
+  // yet shown). Guards the map only.
+  std::mutex passthrough_ids_mutex;
+  std::condition_variable passthrough_ids_cv;
+  HostMap<VkSwapchainKHR, uint64_t> passthrough_ids;
+
   // Acquires whose image a submit or present must take back from the compositor first; its own lock.
   // The fast path reads only pending.any().
   PendingAcquires pending;

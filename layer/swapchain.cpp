@@ -95,6 +95,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     p.wait_for_frame_callback =
         info->presentMode == VK_PRESENT_MODE_FIFO_KHR || info->presentMode == VK_PRESENT_MODE_FIFO_RELAXED_KHR;
     p.semaphore_import = !debug_flags().no_semaphore_import;
+    p.present_ids = dev->present_id || dev->present_wait;
     p.image_count = std::max(info->minImageCount, min_image_count(info->presentMode));
     p.format = info->imageFormat;
     p.extent = info->imageExtent;
@@ -153,7 +154,13 @@ VKAPI_ATTR void VKAPI_CALL vkDestroySwapchainKHR(VkDevice device, VkSwapchainKHR
       dev->swapchains.erase(it);
     }
   }
-  if (!sc) return dev->dispatch.DestroySwapchainKHR(device, swapchain, allocator);
+  if (!sc) {
+    if (dev->present_id && !dev->driver_present_id) {
+      std::lock_guard lock(dev->passthrough_ids_mutex);
+      dev->passthrough_ids.erase(swapchain);
+    }
+    return dev->dispatch.DestroySwapchainKHR(device, swapchain, allocator);
+  }
   // Its pending acquires hold no reference to it from here on: it is destroyed when `sc` goes, in this call.
   dev->pending.forget(sc->engine.get());
   if (sc->engine->mode() == Mode::cpu_wait) record_degradation(*sc->surface, dev->physical_device, Mode::cpu_wait);

@@ -28,6 +28,18 @@ VkResult Swapchain::create(const SwapchainParams &params, HostUnique<Swapchain> 
     SFW_ERROR("swapchain: cannot link to the Wayland surface: %s", wl::to_string(status));
     return status == wl::Status::lost ? VK_ERROR_SURFACE_LOST_KHR : VK_ERROR_INITIALIZATION_FAILED;
   }
+  if (params.present_ids) {
+    const bool presentation = sc->link_->info().presentation && !debug_flags().no_presentation;
+    sc->feedback_ = wl::PresentFeedback::create(params.display, params.surface, presentation,
+                                                kHiddenWindowBound, kCreateTimeout, &status);
+    if (!sc->feedback_) {
+      SFW_ERROR("swapchain: cannot ask for present feedback: %s", wl::to_string(status));
+      return status == wl::Status::lost ? VK_ERROR_SURFACE_LOST_KHR : VK_ERROR_INITIALIZATION_FAILED;
+    }
+    SFW_DEBUG("swapchain: present ids complete at %s", sc->feedback_->uses_presentation()
+                                                           ? "wp_presentation feedback (presented or discarded)"
+                                                           : "frame callbacks (no wp_presentation)");
+  }
   const SwapchainVk &vk = *params.vk;
   // The compositor rejects (format, modifier) pairs with `failed`: try the next, then LINEAR.
   Vector<uint64_t> candidates = params.modifiers;
@@ -93,6 +105,12 @@ Swapchain::~Swapchain() {
   for (const auto &image : images_) held += image->buffer && image->buffer->busy() ? 1 : 0;
   destroy_images();
   for (const Pool &p : pools_) vk->DestroyCommandPool(dev, p.pool, vk_allocator());
+  if (feedback_)
+    SFW_INFO("swapchain present ids: up to %" PRIu64 " asked for, up to %" PRIu64 " completed, %" PRIu64
+             " of them by the %lld ms bound (no answer from the compositor)",
+             feedback_->requested(), feedback_->completed(), feedback_->expired(),
+             static_cast<long long>(kHiddenWindowBound.count()));
+  feedback_.reset();
   link_.reset();
   if (counters_.acquires.load() != 0 || counters_.presents.load() != 0)
     SFW_INFO("swapchain destroyed: mode %s, %" PRIu64 " acquires, %" PRIu64 " exports, %" PRIu64 " imports (%" PRIu64

@@ -22,6 +22,7 @@
 #include "swapchain/pending_acquires.hpp"
 #include "swapchain/surface_chains.hpp"
 #include "swapchain/vk_functions.hpp"
+#include "wayland/present_feedback.hpp"
 #include "wayland/surface_link.hpp"
 
 struct wl_display;
@@ -31,6 +32,9 @@ namespace sfw {
 
 // The bound on waits for the layer's own GPU work (its present submits, a lazy take-back's reads).
 inline constexpr uint64_t kLayerWorkBoundNs = 5'000'000'000;
+// A hidden window never hangs the app: FIFO's wait for the frame callback, and a present id's wait for its
+// feedback, end after this long (the compositor shows nothing of a hidden surface, so it may never answer).
+inline constexpr auto kHiddenWindowBound = std::chrono::milliseconds(1000);
 
 // Image counts, the one rule for the surface's capabilities and the swapchain's creation. A compositor
 // may hold one buffer on screen and one pending: MAILBOX needs 4 never to block.
@@ -71,6 +75,7 @@ struct SwapchainParams {
   bool use_drm_modifier_tiling = false;    // VK_EXT_image_drm_format_modifier enabled
   bool wait_for_frame_callback = false;    // FIFO
   bool semaphore_import = true;            // false: SYNCFILE_WSI_DEBUG=no-semaphore-import (the lazy path)
+  bool present_ids = false;                // the app enabled VK_KHR_present_id or VK_KHR_present_wait
   uint32_t image_count = 0;
   // From VkSwapchainCreateInfoKHR
   VkFormat format = VK_FORMAT_UNDEFINED;
@@ -111,7 +116,14 @@ public:
   };
   VkResult prepare_present(uint32_t index, uint32_t queue_family, PresentPart *part) noexcept;
   // After the submit: fence the dma-buf with the frame's rendering, then attach and commit.
-  VkResult finish_present(uint32_t index, const PresentPart &part, std::span<const wl::Rect> damage) noexcept;
+  // `present_id`: VkPresentIdKHR's id for this swapchain, 0 for none.
+  VkResult finish_present(uint32_t index, const PresentPart &part, std::span<const wl::Rect> damage,
+                          uint64_t present_id) noexcept;
+  // vkWaitForPresentKHR: until an id >= `id` was shown or discarded by the compositor (VK_SUCCESS),
+  // `timeout_ns` passes (VK_TIMEOUT), the swapchain is retired before `id` was presented
+  // (VK_ERROR_OUT_OF_DATE_KHR), or the compositor is gone (VK_ERROR_SURFACE_LOST_KHR). Takes neither of
+  // the swapchain's locks, so it runs beside the app's acquires and presents on other threads.
+  VkResult wait_for_present(uint64_t id, uint64_t timeout_ns) noexcept;
   // The submit failed or never ran: the image stays acquired, as it was; the unused fence is kept for the next present.
   void cancel_present(uint32_t index, const PresentPart &part) noexcept;
 
@@ -160,6 +172,7 @@ private:
   bool suboptimal_once_ = false;
   const char *degrade_reason_ = ""; // a static string
   HostUnique<wl::SurfaceLink> link_;
+  HostUnique<wl::PresentFeedback> feedback_; // with params_.present_ids
   Vector<HostUnique<Image>> images_;
   Vector<VkDeviceMemory> aliases_; // alias_memory()'s imports; under mutex_
   struct Pool {

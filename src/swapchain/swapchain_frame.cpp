@@ -17,7 +17,8 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 constexpr auto kFlushTimeout = std::chrono::milliseconds(1000);
-constexpr auto kFrameCallbackBound = std::chrono::milliseconds(1000); // FIFO never hangs a hidden window
+// vkWaitForPresentKHR looks at retirement this often while it waits for the compositor.
+constexpr auto kPresentWaitSlice = std::chrono::milliseconds(20);
 
 // SYNCFILE_WSI_DEBUG=fail-import-at=N (debug_flags.hpp).
 void debug_import_fault() noexcept {
@@ -237,7 +238,8 @@ void Swapchain::cancel_present(uint32_t /*index*/, const PresentPart &part) noex
   if (part.fence != VK_NULL_HANDLE) spare_fence_ = part.fence;
 }
 
-VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std::span<const wl::Rect> damage) noexcept {
+VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std::span<const wl::Rect> damage,
+                                   uint64_t present_id) noexcept {
   std::lock_guard frame(frame_mutex_);
   Image &image = *images_[index];
   const SwapchainVk &vk = *params_.vk;
@@ -283,7 +285,7 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
 
   if (params_.wait_for_frame_callback && link_->frame_pending()) {
     // FIFO: at most one frame ahead of the compositor, but never stuck on a hidden window.
-    wl::Status s = link_->wait_until([&] { return !link_->frame_pending(); }, kFrameCallbackBound);
+    wl::Status s = link_->wait_until([&] { return !link_->frame_pending(); }, kHiddenWindowBound);
     if (s == wl::Status::lost) return VK_ERROR_SURFACE_LOST_KHR;
   }
   // A retired swapchain's present has run (its waits happened in the submit), but once a newer swapchain
@@ -297,6 +299,9 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
     }
     params_.chains->committed(generation_);
   }
+  // The feedback request goes out before the commit it is about (same connection: libwayland keeps the order).
+  if (present_id != 0 && feedback_ && feedback_->request(present_id) != wl::Status::ok)
+    SFW_WARN("present: no feedback for present id %" PRIu64 " (out of memory or the compositor is gone)", present_id);
   wl::Status s = link_->present(*image.buffer, damage, params_.wait_for_frame_callback, kFlushTimeout);
   image.state = ImageState::presented;
   counters_.presents.fetch_add(1, std::memory_order_relaxed);
@@ -419,6 +424,26 @@ VkResult Swapchain::barrier_cmd(uint32_t family, bool release, uint32_t index, V
   image.cmds.push_back({family, cmds[0], cmds[1]});
   *out = release ? cmds[0] : cmds[1];
   return VK_SUCCESS;
+}
+
+} // namespace sfw
+
+namespace sfw {
+
+VkResult Swapchain::wait_for_present(uint64_t id, uint64_t timeout_ns) noexcept {
+  if (!feedback_) {
+    SFW_ERROR("vkWaitForPresentKHR: the device did not enable VK_KHR_present_id and VK_KHR_present_wait");
+    return VK_ERROR_OUT_OF_DATE_KHR;
+  }
+  const auto deadline = wl::deadline_after(std::chrono::nanoseconds(std::min<uint64_t>(timeout_ns, INT64_MAX)));
+  for (;;) {
+    // Retirement is read between slices: a retired swapchain will never present an id it has not yet.
+    if (retired() && id > feedback_->requested() && feedback_->completed() < id) return VK_ERROR_OUT_OF_DATE_KHR;
+    wl::Status s = feedback_->wait(id, std::min(deadline, wl::Clock::now() + kPresentWaitSlice));
+    if (s == wl::Status::ok) return VK_SUCCESS;
+    if (s == wl::Status::lost) return VK_ERROR_SURFACE_LOST_KHR;
+    if (wl::Clock::now() >= deadline) return VK_TIMEOUT;
+  }
 }
 
 } // namespace sfw

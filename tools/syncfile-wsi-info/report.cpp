@@ -97,6 +97,19 @@ void global_line(const char *name, uint32_t version) {
 
 } // namespace
 
+namespace {
+// Whether an app would get VK_KHR_present_id and VK_KHR_present_wait (the layer's exposure rule, README).
+std::string present_wait_answer(const Report &r, size_t device) {
+  const DriverFacts &d = r.vulkan.devices[device];
+  const bool driver = d.has_extension("VK_KHR_present_id") && d.has_extension("VK_KHR_present_wait");
+  if (r.verdicts[device].decision.mode == Mode::passthrough)
+    return driver ? "yes, the driver's own" : "no: the driver has none and the layer passes this surface through";
+  std::string how = r.compositor.presentation != 0 ? "from wp_presentation feedback" : "from frame callbacks (no wp_presentation)";
+  return "yes, the layer's, " + how +
+         (driver ? "" : "; hidden from an instance that also enables a non-Wayland surface platform (the driver has none)");
+}
+} // namespace
+
 void print_text(const Report &r, bool verbose) {
   std::printf("Kernel\n  %-40s %s\n", "release", r.kernel.release.c_str());
   std::printf("  %-40s %s: %s%s%s\n", "dma-buf sync_file ioctls", tri(r.kernel.sync_file), r.kernel.reason.c_str(),
@@ -169,6 +182,7 @@ void print_text(const Report &r, bool verbose) {
                 v.decision.reasons.c_str());
     if (r.compositor.connected)
       std::printf("      %-36s %s\n", "formats in common", common.empty() ? "none" : join(common).c_str());
+    std::printf("      %-36s %s\n", "present id and present wait", present_wait_answer(r, i).c_str());
   }
   std::printf("=> %s\n", r.summary.c_str());
 }
@@ -233,8 +247,8 @@ void print_json(const Report &r) {
                 qlist(d.extensions).c_str());
     std::vector<std::string> common;
     for (const DmabufPair &p : v.common) common.push_back(fourcc_name(p.format) + ":" + modifier_name(p.modifier));
-    std::printf("     \"common_formats\": %s, \"mode\": %s, \"reasons\": %s}", qlist(common).c_str(),
-                q(to_string(v.decision.mode)).c_str(), q(v.decision.reasons).c_str());
+    std::printf("     \"common_formats\": %s, \"mode\": %s, \"reasons\": %s, \"present_wait\": %s}", qlist(common).c_str(),
+                q(to_string(v.decision.mode)).c_str(), q(v.decision.reasons).c_str(), q(present_wait_answer(r, i)).c_str());
   }
   const CompositorInfo &c = r.compositor;
   std::printf("]},\n  \"compositor\": {\"display\": %s, \"connected\": %s, \"error\": %s,\n", q(c.display).c_str(),
