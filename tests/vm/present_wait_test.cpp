@@ -179,6 +179,24 @@ TEST_P(PresentWaitTest, IdsComplete) {
   EXPECT_GE(Clock::now() - t0, 290ms);
   EXPECT_EQ(wait_for_present_(device(), client_.swapchain.get(), kFrames + 1, 0), VK_TIMEOUT);
   EXPECT_EQ(wait_for_present_(device(), client_.swapchain.get(), kFrames, 0), VK_SUCCESS) << "a completed id, no wait";
+
+  // The wait never dispatches the app's default queue: a wl_display.sync the app sent on it is answered (the
+  // waiter reads the socket) but its callback runs only when the app dispatches.
+  bool synced = false;
+  static const wl_callback_listener sync_listener = {[](void *data, wl_callback *cb, uint32_t) {
+    *static_cast<bool *>(data) = true;
+    wl_callback_destroy(cb);
+  }};
+  wl_display *display = client_.wayland.display();
+  wl_callback_add_listener(wl_display_sync(display), &sync_listener, &synced);
+  wl_display_flush(display);
+  std::thread other([&] { wait_for_present_(device(), client_.swapchain.get(), kFrames + 1, 300'000'000ull); });
+  other.join();
+  EXPECT_FALSE(synced) << "vkWaitForPresentKHR dispatched the app's default queue";
+  const auto end = Clock::now() + 10s;
+  while (!synced && Clock::now() < end && wl_display_roundtrip(display) >= 0) {
+  }
+  EXPECT_TRUE(synced) << "the app's own sync never came back";
 }
 
 TEST_P(PresentWaitTest, RetiredWhileWaiting) {
