@@ -25,9 +25,13 @@ struct DriverQueries {
   PFN_vkGetPhysicalDeviceExternalFenceProperties GetPhysicalDeviceExternalFenceProperties = nullptr;
 };
 
-// The formats the layer offers for swapchains, in the order it offers them.
-inline constexpr VkFormat kSwapchainFormats[] = {VK_FORMAT_B8G8R8A8_UNORM, VK_FORMAT_B8G8R8A8_SRGB,
-                                                 VK_FORMAT_R8G8B8A8_UNORM, VK_FORMAT_R8G8B8A8_SRGB};
+// The formats the layer offers for swapchains, in the order it offers them (8-bit first: apps that take the first
+// format get what they expect), each where the driver exports it and the compositor takes its DRM fourcc
+// (drm_fourcc_for) with a modifier in common. Colour space: SRGB_NONLINEAR only.
+inline constexpr VkFormat kSwapchainFormats[] = {
+    VK_FORMAT_B8G8R8A8_UNORM,           VK_FORMAT_B8G8R8A8_SRGB,           VK_FORMAT_R8G8B8A8_UNORM,
+    VK_FORMAT_R8G8B8A8_SRGB,            VK_FORMAT_A2R10G10B10_UNORM_PACK32, VK_FORMAT_A2B10G10R10_UNORM_PACK32,
+    VK_FORMAT_R16G16B16A16_UNORM,       VK_FORMAT_R16G16B16A16_SFLOAT,     VK_FORMAT_R5G6B5_UNORM_PACK16};
 // The usage dma-buf export is asked for: what vkcube's swapchain images need.
 inline constexpr VkImageUsageFlags kSwapchainProbeUsage =
     VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT | VK_IMAGE_USAGE_TRANSFER_DST_BIT;
@@ -80,8 +84,10 @@ DriverQueries driver_queries_from(PFN_vkGetInstanceProcAddr get_instance_proc_ad
 // (with or without the modifier extension), then each exportable modifier, without duplicates.
 std::vector<uint64_t> exportable_modifiers(const DriverFacts &facts, VkFormat format);
 
-// The DRM fourcc the compositor sees for a swapchain format: B8G8R8A8 is ARGB8888 (XRGB8888 when
-// opaque), R8G8B8A8 is ABGR8888 (XBGR8888); 0 for others.
+// The DRM fourcc the compositor sees for a swapchain format (both name the same little-endian layout):
+// B8G8R8A8 is ARGB8888 (XRGB8888 when opaque), R8G8B8A8 ABGR8888 (XBGR8888), A2R10G10B10 ARGB2101010 (XRGB2101010),
+// A2B10G10R10 ABGR2101010 (XBGR2101010), R16G16B16A16_UNORM ABGR16161616 (XBGR16161616), R16G16B16A16_SFLOAT
+// ABGR16161616F (XBGR16161616F), R5G6B5 RGB565 (no alpha either way); 0 for others.
 uint32_t drm_fourcc_for(VkFormat format, bool opaque);
 
 // Whether `format` exports with one of `compositor_modifiers` (what the compositor lists for

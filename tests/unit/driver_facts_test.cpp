@@ -131,13 +131,22 @@ TEST(DriverFacts, ExportableModifiersAndCommonFormat) {
   f.formats[0].modifiers = {{DRM_FORMAT_MOD_LINEAR, 1, true}, {I915_FORMAT_MOD_X_TILED, 1, true}, {I915_FORMAT_MOD_Y_TILED, 1, false}};
   EXPECT_EQ(exportable_modifiers(f, VK_FORMAT_B8G8R8A8_UNORM),
             (std::vector<uint64_t>{DRM_FORMAT_MOD_LINEAR, I915_FORMAT_MOD_X_TILED}));
-  EXPECT_TRUE(exportable_modifiers(f, VK_FORMAT_R5G6B5_UNORM_PACK16).empty());
+  EXPECT_TRUE(exportable_modifiers(f, VK_FORMAT_R16_UNORM).empty()) << "not a swapchain format";
   EXPECT_TRUE(has_common_modifier(f, VK_FORMAT_B8G8R8A8_UNORM, {DRM_FORMAT_MOD_INVALID, I915_FORMAT_MOD_X_TILED}));
   EXPECT_FALSE(has_common_modifier(f, VK_FORMAT_B8G8R8A8_UNORM, {DRM_FORMAT_MOD_INVALID, I915_FORMAT_MOD_Y_TILED}));
   EXPECT_EQ(drm_fourcc_for(VK_FORMAT_B8G8R8A8_SRGB, false), DRM_FORMAT_ARGB8888);
   EXPECT_EQ(drm_fourcc_for(VK_FORMAT_B8G8R8A8_UNORM, true), DRM_FORMAT_XRGB8888);
   EXPECT_EQ(drm_fourcc_for(VK_FORMAT_R8G8B8A8_UNORM, false), DRM_FORMAT_ABGR8888);
   EXPECT_EQ(drm_fourcc_for(VK_FORMAT_R16_UNORM, false), 0u);
+  // The wider formats (issue 17): the fourcc naming the same little-endian layout, X for opaque.
+  EXPECT_EQ(drm_fourcc_for(VK_FORMAT_A2R10G10B10_UNORM_PACK32, false), DRM_FORMAT_ARGB2101010);
+  EXPECT_EQ(drm_fourcc_for(VK_FORMAT_A2R10G10B10_UNORM_PACK32, true), DRM_FORMAT_XRGB2101010);
+  EXPECT_EQ(drm_fourcc_for(VK_FORMAT_A2B10G10R10_UNORM_PACK32, false), DRM_FORMAT_ABGR2101010);
+  EXPECT_EQ(drm_fourcc_for(VK_FORMAT_A2B10G10R10_UNORM_PACK32, true), DRM_FORMAT_XBGR2101010);
+  EXPECT_EQ(drm_fourcc_for(VK_FORMAT_R16G16B16A16_UNORM, true), DRM_FORMAT_XBGR16161616);
+  EXPECT_EQ(drm_fourcc_for(VK_FORMAT_R16G16B16A16_SFLOAT, false), DRM_FORMAT_ABGR16161616F);
+  EXPECT_EQ(drm_fourcc_for(VK_FORMAT_R5G6B5_UNORM_PACK16, true), DRM_FORMAT_RGB565);
+  EXPECT_EQ(drm_fourcc_for(VK_FORMAT_R5G6B5_UNORM_PACK16, false), DRM_FORMAT_RGB565) << "no alpha channel either way";
 }
 
 // Surface formats and PRE_MULTIPLIED from one rule: a format is offered when its opaque fourcc has a common

@@ -11,6 +11,7 @@
 //    has presented (it reaches the surface: one wl_surface.attach in WAYLAND_DEBUG), and another after the new
 //    one's first present (VK_ERROR_OUT_OF_DATE_KHR, no attach). Its render semaphore is waited on all the same:
 //    signalling it again is valid.
+#include "stderr_capture.hpp"
 #include "validation_log.hpp"
 #include "weston.hpp"
 #include "wsi_client.hpp"
@@ -30,6 +31,7 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using sfw::test::StderrCapture;
 using sfw::test::ValidationLog;
 
 namespace {
@@ -65,40 +67,6 @@ VkAllocationCallbacks refusing_allocator() {
   a.pfnFree = [](void *, void *) {};
   return a;
 }
-
-// stderr into a memfd while it lives (WAYLAND_DEBUG and the layer's log write there), with marks.
-class StderrCapture {
-public:
-  StderrCapture() {
-    fflush(stderr);
-    saved_ = dup(2);
-    file_ = memfd_create("sfw-stderr", MFD_CLOEXEC);
-    if (saved_ >= 0 && file_ >= 0) dup2(file_, 2);
-  }
-  ~StderrCapture() { stop(); }
-  void mark(const char *name) { fprintf(stderr, "@@mark %s\n", name); }
-  // Everything written so far (stops the capture).
-  std::string stop() {
-    if (saved_ >= 0) {
-      fflush(stderr);
-      dup2(saved_, 2);
-      close(saved_);
-      saved_ = -1;
-    }
-    if (file_ >= 0) {
-      off_t size = lseek(file_, 0, SEEK_END);
-      text_.resize(size > 0 ? static_cast<size_t>(size) : 0);
-      if (size > 0 && pread(file_, text_.data(), text_.size(), 0) != size) text_.clear();
-      close(file_);
-      file_ = -1;
-    }
-    return text_;
-  }
-
-private:
-  int saved_ = -1, file_ = -1;
-  std::string text_;
-};
 
 // wl_surface.attach requests in `log` between "@@mark from" and "@@mark to".
 int attaches_between(const std::string &log, const std::string &from, const std::string &to) {
