@@ -19,8 +19,10 @@ constexpr const char *kLayerName = "VK_LAYER_SYNCFILE_wsi";
 
 // Swapchain-related device extensions the layer does not implement for its own swapchains:
 // hidden on devices where it may own them, so what the app sees matches what the layer does.
+// VK_EXT_swapchain_maintenance1 is the layer's on its own swapchains and the driver's on the driver's: offered
+// where the driver has it (the driver serves the swapchains the layer passes through).
 constexpr const char *kHiddenExtensions[] = {
-    "VK_EXT_swapchain_maintenance1", "VK_KHR_swapchain_maintenance1", "VK_KHR_present_id2", "VK_KHR_present_wait2", "VK_EXT_present_timing", "VK_EXT_hdr_metadata",
+    "VK_KHR_swapchain_maintenance1", "VK_KHR_present_id2", "VK_KHR_present_wait2", "VK_EXT_present_timing", "VK_EXT_hdr_metadata",
     "VK_GOOGLE_display_timing", "VK_EXT_display_control", "VK_EXT_full_screen_exclusive",
     "VK_KHR_shared_presentable_image", "VK_AMD_display_native_hdr"};
 
@@ -290,7 +292,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkEnumerateDeviceExtensionProperties(VkPhysicalDe
 
 namespace sfw::layer {
 
-// Features of the hidden swapchain extensions read as unsupported where the layer may own swapchains.
+// Features of the swapchain extensions the layer serves or hides where it may own swapchains.
 static void hide_swapchain_features(VkPhysicalDevice phys, VkPhysicalDeviceFeatures2 *features) noexcept {
   InstanceState *inst = instance_of(phys);
   std::string why;
@@ -310,9 +312,6 @@ static void hide_swapchain_features(VkPhysicalDevice phys, VkPhysicalDeviceFeatu
   };
   for (auto *s = static_cast<VkBaseOutStructure *>(features->pNext); s != nullptr; s = s->pNext) {
     switch (s->sType) {
-    case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SWAPCHAIN_MAINTENANCE_1_FEATURES_EXT:
-      reinterpret_cast<VkPhysicalDeviceSwapchainMaintenance1FeaturesEXT *>(s)->swapchainMaintenance1 = VK_FALSE;
-      break;
     case VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PRESENT_ID_FEATURES_KHR:
       reinterpret_cast<VkPhysicalDevicePresentIdFeaturesKHR *>(s)->presentId = offered(kPresentId);
       break;

@@ -52,7 +52,7 @@
   X(GetDeviceGroupPresentCapabilitiesKHR, forward, "VK_KHR_swapchain", 0)                          \
   X(GetDeviceGroupSurfacePresentModesKHR, custom, "VK_KHR_swapchain", 0)                          \
   X(GetSwapchainStatusKHR, forward, "VK_KHR_shared_presentable_image", 0)                          \
-  X(ReleaseSwapchainImagesEXT, forward, "VK_EXT_swapchain_maintenance1", 0)                        \
+  X(ReleaseSwapchainImagesEXT, custom, "VK_EXT_swapchain_maintenance1", 0)                         \
   X(WaitForPresentKHR, custom, "VK_KHR_present_wait", 0)                                           \
   X(SetHdrMetadataEXT, forward, "VK_EXT_hdr_metadata", 0)                                          \
   X(GetSwapchainCounterEXT, forward, "VK_EXT_display_control", 0)                                  \

@@ -70,6 +70,16 @@ VkResult driver_present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR 
   return result;
 }
 
+// VkSwapchainPresentModeInfoEXT: the mode this present asks for; the tearing hint follows when IMMEDIATE comes or
+// goes (the engine switches its frame-callback pacing itself).
+VkPresentModeKHR switch_mode(LayerSwapchain &sc, VkPresentModeKHR mode) {
+  const bool was_immediate = sc.present_mode == VK_PRESENT_MODE_IMMEDIATE_KHR;
+  if ((mode == VK_PRESENT_MODE_IMMEDIATE_KHR) != was_immediate && sc.compositor)
+    set_tearing_hint(*sc.surface, *sc.compositor, mode == VK_PRESENT_MODE_IMMEDIATE_KHR);
+  sc.present_mode = mode;
+  return mode;
+}
+
 VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) {
   ScopedHostAllocator scope(dev.host_alloc.with_scope(VK_SYSTEM_ALLOCATION_SCOPE_COMMAND));
   dev.presents.fetch_add(1, std::memory_order_relaxed);
@@ -91,6 +101,17 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     for (auto *p = static_cast<const VkBaseInStructure *>(info->pNext); p != nullptr; p = p->pNext)
       if (p->sType == VK_STRUCTURE_TYPE_PRESENT_ID_KHR) ids = reinterpret_cast<const VkPresentIdKHR *>(p);
   if (ids != nullptr && (ids->pPresentIds == nullptr || ids->swapchainCount != n)) ids = nullptr;
+  // VK_EXT_swapchain_maintenance1 (the layer's swapchains; the driver's see the chain as it is).
+  const VkSwapchainPresentFenceInfoEXT *present_fences = nullptr;
+  const VkSwapchainPresentModeInfoEXT *present_modes = nullptr;
+  for (auto *p = static_cast<const VkBaseInStructure *>(info->pNext); p != nullptr; p = p->pNext) {
+    if (p->sType == VK_STRUCTURE_TYPE_SWAPCHAIN_PRESENT_FENCE_INFO_EXT)
+      present_fences = reinterpret_cast<const VkSwapchainPresentFenceInfoEXT *>(p);
+    else if (p->sType == VK_STRUCTURE_TYPE_SWAPCHAIN_PRESENT_MODE_INFO_EXT)
+      present_modes = reinterpret_cast<const VkSwapchainPresentModeInfoEXT *>(p);
+  }
+  if (present_fences != nullptr && (present_fences->pFences == nullptr || present_fences->swapchainCount != n)) present_fences = nullptr;
+  if (present_modes != nullptr && (present_modes->pPresentModes == nullptr || present_modes->swapchainCount != n)) present_modes = nullptr;
   if (!any_layer) return driver_present(dev, queue, info, ids);
   if (any_driver) {
     // Layer and driver swapchains of one device only mix if one surface passes through and another
@@ -173,8 +194,11 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
       VkResult r = submitted;
       if (r == VK_SUCCESS && parts[i].fence != first_fence) r = dev.dispatch.QueueSubmit(queue, 0, nullptr, parts[i].fence);
       if (r == VK_SUCCESS) {
-        results[i] = owned[i]->engine->finish_present(index, parts[i], damage_of(regions, i, &damage),
-                                                      ids != nullptr ? ids->pPresentIds[i] : 0);
+        Swapchain::PresentRequest request;
+        request.damage = damage_of(regions, i, &damage);
+        if (ids != nullptr) request.present_id = ids->pPresentIds[i];
+        if (present_modes != nullptr) request.mode = switch_mode(*owned[i], present_modes->pPresentModes[i]);
+        results[i] = owned[i]->engine->finish_present(index, parts[i], request);
       } else {
         owned[i]->engine->cancel_present(index, parts[i]); // the image stays acquired, as it was
         results[i] = r;
@@ -183,6 +207,15 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     if (info->pResults != nullptr) info->pResults[i] = results[i];
     if (severity(results[i]) > severity(combined)) combined = results[i];
   }
+  // Present fences: the batch that waited on the app's semaphores and released the images is enqueued (even where
+  // a swapchain's present then ended in an error, as for a retired one); an empty submit signals each fence once
+  // that work is done, so the app may reuse the semaphores and destroy the swapchain without vkDeviceWaitIdle.
+  if (submitted == VK_SUCCESS && present_fences != nullptr)
+    for (uint32_t i = 0; i < n; ++i)
+      if (present_fences->pFences[i] != VK_NULL_HANDLE) {
+        VkResult r = dev.dispatch.QueueSubmit(queue, 0, nullptr, present_fences->pFences[i]);
+        if (r != VK_SUCCESS && severity(r) > severity(combined)) combined = r;
+      }
   return combined;
 }
 

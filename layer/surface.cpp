@@ -234,19 +234,26 @@ VKAPI_ATTR VkResult VKAPI_CALL vkGetPhysicalDeviceSurfaceCapabilities2KHR(VkPhys
     for (auto *out = static_cast<VkBaseOutStructure *>(caps->pNext); out != nullptr; out = out->pNext) {
       switch (out->sType) {
       case VK_STRUCTURE_TYPE_SURFACE_PRESENT_MODE_COMPATIBILITY_EXT: {
+        // Every mode the layer offers switches to every other at present (VK_EXT_swapchain_maintenance1): only
+        // the frame-callback pacing and the tearing hint differ.
         auto *compat = reinterpret_cast<VkSurfacePresentModeCompatibilityEXT *>(out);
-        if (compat->pPresentModes == nullptr) compat->presentModeCount = mode ? 1 : 0;
-        else if (mode != nullptr && compat->presentModeCount >= 1) {
-          compat->pPresentModes[0] = mode->presentMode;
-          compat->presentModeCount = 1;
-        } else compat->presentModeCount = 0;
+        const uint32_t all = mode != nullptr ? static_cast<uint32_t>(std::size(kPresentModes)) : 0;
+        if (compat->pPresentModes == nullptr) {
+          compat->presentModeCount = all;
+        } else {
+          compat->presentModeCount = std::min(compat->presentModeCount, all);
+          std::copy_n(kPresentModes, compat->presentModeCount, compat->pPresentModes);
+        }
         break;
       }
       case VK_STRUCTURE_TYPE_SURFACE_PRESENT_SCALING_CAPABILITIES_EXT: {
+        // No scaling and no gravity (wp_viewporter is not used): the image is shown at its own size.
         auto *scaling = reinterpret_cast<VkSurfacePresentScalingCapabilitiesEXT *>(out);
         void *next = scaling->pNext;
         *scaling = {VK_STRUCTURE_TYPE_SURFACE_PRESENT_SCALING_CAPABILITIES_EXT};
         scaling->pNext = next;
+        scaling->minScaledImageExtent = caps->surfaceCapabilities.minImageExtent;
+        scaling->maxScaledImageExtent = caps->surfaceCapabilities.maxImageExtent;
         break;
       }
       case VK_STRUCTURE_TYPE_SURFACE_PROTECTED_CAPABILITIES_KHR:

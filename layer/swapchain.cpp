@@ -30,8 +30,8 @@ Vector<uint64_t> common_modifiers(const DriverFacts &driver, const wl::DisplayIn
     out.push_back(wl::kModifierLinear);
   return out;
 }
-// IMMEDIATE may tear: say so with wp_tearing_control_v1 where the compositor has it; any other
-// mode sets vsync again before its first commit.
+} // namespace
+
 void set_tearing_hint(SurfaceState &surface, const wl::DisplayInfo &compositor, bool async) {
   if (!compositor.tearing_control) return;
   std::lock_guard lock(surface.mutex);
@@ -42,7 +42,6 @@ void set_tearing_hint(SurfaceState &surface, const wl::DisplayInfo &compositor, 
   }
   if (surface.tearing) surface.tearing->set_async(async);
 }
-} // namespace
 
 VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwapchainCreateInfoKHR *info,
                                                     const VkAllocationCallbacks *allocator,
@@ -97,6 +96,22 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     p.semaphore_import = !debug_flags().no_semaphore_import;
     p.present_ids = dev->present_id || dev->present_wait;
     p.image_count = std::max(info->minImageCount, min_image_count(info->presentMode));
+    // VK_EXT_swapchain_maintenance1: the modes presents may switch between (enough images for each), and no
+    // scaling (the surface reports none).
+    for (auto *n = static_cast<const VkBaseInStructure *>(info->pNext); n != nullptr; n = n->pNext) {
+      if (n->sType == VK_STRUCTURE_TYPE_SWAPCHAIN_PRESENT_MODES_CREATE_INFO_EXT) {
+        auto *modes = reinterpret_cast<const VkSwapchainPresentModesCreateInfoEXT *>(n);
+        for (uint32_t i = 0; i < modes->presentModeCount; ++i)
+          p.image_count = std::max(p.image_count, min_image_count(modes->pPresentModes[i]));
+      } else if (n->sType == VK_STRUCTURE_TYPE_SWAPCHAIN_PRESENT_SCALING_CREATE_INFO_EXT) {
+        auto *scaling = reinterpret_cast<const VkSwapchainPresentScalingCreateInfoEXT *>(n);
+        if (scaling->scalingBehavior != 0 || scaling->presentGravityX != 0 || scaling->presentGravityY != 0) {
+          SFW_ERROR("vkCreateSwapchainKHR: present scaling or gravity asked for; the surface offers none");
+          return VK_ERROR_INITIALIZATION_FAILED;
+        }
+      }
+    }
+    // Allocating early is allowed for VK_SWAPCHAIN_CREATE_DEFERRED_MEMORY_ALLOCATION_BIT_EXT: nothing to do.
     p.format = info->imageFormat;
     p.extent = info->imageExtent;
     p.array_layers = info->imageArrayLayers;
@@ -120,6 +135,8 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     sc->surface = surface;
     sc->device = device;
     sc->image_count = p.image_count;
+    sc->compositor = d->compositor;
+    sc->present_mode = info->presentMode;
     VkResult result = Swapchain::create(p, &sc->engine);
     if (result != VK_SUCCESS) return result;
     // Room for every image's pending acquire, so that acquire never allocates (throws: nothing registered).
@@ -222,6 +239,18 @@ VKAPI_ATTR VkResult VKAPI_CALL vkGetDeviceGroupSurfacePresentModesKHR(VkDevice d
     return VK_ERROR_OUT_OF_HOST_MEMORY;
   }
   return dev->dispatch.GetDeviceGroupSurfacePresentModesKHR(device, surface, modes);
+}
+
+VKAPI_ATTR VkResult VKAPI_CALL vkReleaseSwapchainImagesEXT(VkDevice device, const VkReleaseSwapchainImagesInfoEXT *info) noexcept {
+  DeviceState *dev = device_of(device);
+  if (dev == nullptr) return VK_ERROR_DEVICE_LOST;
+  std::shared_ptr<LayerSwapchain> sc = dev->layer_swapchain(info->swapchain);
+  if (!sc) return dev->dispatch.ReleaseSwapchainImagesEXT(device, info);
+  std::span<const uint32_t> indices(info->pImageIndices, info->imageIndexCount);
+  VkResult result = sc->engine->release_images(indices);
+  if (result == VK_SUCCESS)
+    for (uint32_t index : indices) dev->pending.forget_image(sc->engine.get(), index);
+  return result;
 }
 
 } // namespace sfw::layer

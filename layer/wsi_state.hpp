@@ -56,10 +56,16 @@ struct LayerSwapchain {
   HostUnique<Swapchain> engine;
   VkDevice device = VK_NULL_HANDLE;
   uint32_t image_count = 0;
+  std::shared_ptr<const wl::DisplayInfo> compositor; // what the surface decision saw (the tearing hint needs it)
+  VkPresentModeKHR present_mode = VK_PRESENT_MODE_FIFO_KHR; // the last one asked for; under the app's present sync
   // Guarded by the device's swapchains_mutex.
   HostString name;                                           // debug utils / marker name
   HostMap<VkPrivateDataSlot, uint64_t> private_data;
 };
+
+// IMMEDIATE may tear: say so with wp_tearing_control_v1 where the compositor has it; any other mode sets vsync
+// again before its next commit (at creation, and where VK_EXT_swapchain_maintenance1 switches modes at present).
+void set_tearing_hint(SurfaceState &surface, const wl::DisplayInfo &compositor, bool async);
 
 inline VkSwapchainKHR to_handle(LayerSwapchain *sc) noexcept { return reinterpret_cast<VkSwapchainKHR>(sc); }
 

@@ -37,6 +37,21 @@ void PendingAcquires::forget(const TakeBackSource *source) noexcept {
   }
 }
 
+void PendingAcquires::forget_image(const TakeBackSource *source, uint32_t index) noexcept {
+  std::lock_guard lock(mutex_);
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (it->source.get() != source || it->index != index) {
+      ++it;
+    } else if (it->lazy) {
+      it->source.reset(); // the submit that waits on the semaphore still signals it; the image is not taken back
+      ++it;
+    } else {
+      it = entries_.erase(it);
+      count_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+}
+
 VkResult PendingAcquires::add(Entry entry) noexcept {
   std::lock_guard lock(mutex_);
   if (entry.source && !live(entry.source.get())) return VK_SUCCESS; // destroyed meanwhile (the app's race)

@@ -61,6 +61,8 @@ public:
   // vkDestroySwapchainKHR: the swapchain's entries go (a loaded semaphore still works for a late wait);
   // a lazy one stays without its swapchain, so the submit that waits on it still signals it.
   void forget(const TakeBackSource *source) noexcept;
+  // vkReleaseSwapchainImagesEXT: the same for one image of a live swapchain.
+  void forget_image(const TakeBackSource *source, uint32_t index) noexcept;
   // A newer acquire of the same image, or with the same semaphore, replaces the older entry.
   VkResult add(Entry entry) noexcept;
   void clear() noexcept;

@@ -18,7 +18,8 @@ namespace sfw {
 // while it starts its shell), still bounded, and a dead connection ends them at once.
 constexpr auto kCreateTimeout = std::chrono::milliseconds(10000);
 
-Swapchain::Swapchain(const SwapchainParams &params) : params_(params), mode_(params.mode) {}
+Swapchain::Swapchain(const SwapchainParams &params)
+    : params_(params), mode_(params.mode), fifo_(params.wait_for_frame_callback) {}
 
 VkResult Swapchain::create(const SwapchainParams &params, HostUnique<Swapchain> *out) {
   HostUnique<Swapchain> sc = host_new_with<Swapchain>([&](void *memory) { return new (memory) Swapchain(params); });

@@ -116,9 +116,17 @@ public:
   };
   VkResult prepare_present(uint32_t index, uint32_t queue_family, PresentPart *part) noexcept;
   // After the submit: fence the dma-buf with the frame's rendering, then attach and commit.
-  // `present_id`: VkPresentIdKHR's id for this swapchain, 0 for none.
-  VkResult finish_present(uint32_t index, const PresentPart &part, std::span<const wl::Rect> damage,
-                          uint64_t present_id) noexcept;
+  // What the app's present asks of this swapchain besides its image.
+  struct PresentRequest {
+    std::span<const wl::Rect> damage;                  // VkPresentRegionsKHR; empty: everything
+    uint64_t present_id = 0;                           // VkPresentIdKHR; 0: none
+    VkPresentModeKHR mode = VK_PRESENT_MODE_MAX_ENUM_KHR; // VkSwapchainPresentModeInfoEXT; MAX_ENUM: as before
+  };
+  VkResult finish_present(uint32_t index, const PresentPart &part, const PresentRequest &request) noexcept;
+  // vkReleaseSwapchainImagesEXT: acquired images the app will not present go back to the swapchain, as if never
+  // acquired (an image the compositor had stays to be taken back at its next acquire). VK_ERROR_OUT_OF_DATE_KHR
+  // (nothing changed) if one of them is not acquired.
+  VkResult release_images(std::span<const uint32_t> indices) noexcept;
   // vkWaitForPresentKHR: until an id >= `id` was shown or discarded by the compositor (VK_SUCCESS),
   // `timeout_ns` passes (VK_TIMEOUT), the swapchain is retired before `id` was presented
   // (VK_ERROR_OUT_OF_DATE_KHR), or the compositor is gone (VK_ERROR_SURFACE_LOST_KHR). Takes neither of
@@ -170,6 +178,7 @@ private:
   SwapchainParams params_;
   Mode mode_;
   bool suboptimal_once_ = false;
+  bool fifo_ = false; // FIFO pacing (the frame callback) for the next present; under frame_mutex_
   const char *degrade_reason_ = ""; // a static string
   HostUnique<wl::SurfaceLink> link_;
   HostUnique<wl::PresentFeedback> feedback_; // with params_.present_ids

@@ -238,9 +238,11 @@ void Swapchain::cancel_present(uint32_t /*index*/, const PresentPart &part) noex
   if (part.fence != VK_NULL_HANDLE) spare_fence_ = part.fence;
 }
 
-VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std::span<const wl::Rect> damage,
-                                   uint64_t present_id) noexcept {
+VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, const PresentRequest &request) noexcept {
   std::lock_guard frame(frame_mutex_);
+  if (request.mode != VK_PRESENT_MODE_MAX_ENUM_KHR) // VK_EXT_swapchain_maintenance1: this present's mode, and on
+    fifo_ = request.mode == VK_PRESENT_MODE_FIFO_KHR || request.mode == VK_PRESENT_MODE_FIFO_RELAXED_KHR;
+  const uint64_t present_id = request.present_id;
   Image &image = *images_[index];
   const SwapchainVk &vk = *params_.vk;
   {
@@ -283,7 +285,7 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
     }
   }
 
-  if (params_.wait_for_frame_callback && link_->frame_pending()) {
+  if (fifo_ && link_->frame_pending()) {
     // FIFO: at most one frame ahead of the compositor, but never stuck on a hidden window.
     wl::Status s = link_->wait_until([&] { return !link_->frame_pending(); }, kHiddenWindowBound);
     if (s == wl::Status::lost) return VK_ERROR_SURFACE_LOST_KHR;
@@ -302,7 +304,7 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
   // The feedback request goes out before the commit it is about (same connection: libwayland keeps the order).
   if (present_id != 0 && feedback_ && feedback_->request(present_id) != wl::Status::ok)
     SFW_WARN("present: no feedback for present id %" PRIu64 " (out of memory or the compositor is gone)", present_id);
-  wl::Status s = link_->present(*image.buffer, damage, params_.wait_for_frame_callback, kFlushTimeout);
+  wl::Status s = link_->present(*image.buffer, request.damage, fifo_, kFlushTimeout);
   image.state = ImageState::presented;
   counters_.presents.fetch_add(1, std::memory_order_relaxed);
   if (s == wl::Status::lost) return VK_ERROR_SURFACE_LOST_KHR;
@@ -312,6 +314,25 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, std:
     return VK_SUBOPTIMAL_KHR;
   }
   return result;
+}
+
+VkResult Swapchain::release_images(std::span<const uint32_t> indices) noexcept {
+  std::lock_guard frame(frame_mutex_);
+  for (uint32_t index : indices)
+    if (index >= images_.size() || images_[index]->state != ImageState::acquired) {
+      SFW_ERROR("vkReleaseSwapchainImagesEXT: image %u is not acquired", index);
+      return VK_ERROR_OUT_OF_DATE_KHR;
+    }
+  std::lock_guard lock(mutex_);
+  for (uint32_t index : indices) {
+    Image &image = *images_[index];
+    image.state = ImageState::free;
+    // What its acquire loaded for the take-back is dropped; released_to_foreign stays: the next acquire takes it back.
+    image.lazy = false;
+    image.reads_pending = false;
+    image.reads = kernel::SyncFile();
+  }
+  return VK_SUCCESS;
 }
 
 bool Swapchain::needs_take_back(uint32_t index) const noexcept {

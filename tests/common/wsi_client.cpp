@@ -157,7 +157,7 @@ Status create_swapchain(VkPhysicalDevice physical, VkDevice device, VkSurfaceKHR
   if (extent.width == 0xFFFFFFFFu)
     extent = {std::clamp(options.extent.width, caps.minImageExtent.width, caps.maxImageExtent.width),
               std::clamp(options.extent.height, caps.minImageExtent.height, caps.maxImageExtent.height)};
-  VkSwapchainCreateInfoKHR info{VK_STRUCTURE_TYPE_SWAPCHAIN_CREATE_INFO_KHR};
+  VkSwapchainCreateInfoKHR info{VK_STRUCTURE_TYPE_SWAPCHAIN_CREATE_INFO_KHR, options.next};
   info.surface = surface;
   info.minImageCount = caps.minImageCount + options.extra_images;
   if (caps.maxImageCount != 0) info.minImageCount = std::min(info.minImageCount, caps.maxImageCount);

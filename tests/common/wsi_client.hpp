@@ -160,6 +160,7 @@ struct SwapchainOptions {
   VkImageUsageFlags usage = VK_IMAGE_USAGE_TRANSFER_DST_BIT | VK_IMAGE_USAGE_COLOR_ATTACHMENT_BIT;
   VkSwapchainKHR old_swapchain = VK_NULL_HANDLE; // retired, not destroyed: that is the caller's
   const VkAllocationCallbacks *allocator = nullptr;
+  const void *next = nullptr; // VkSwapchainCreateInfoKHR::pNext
 };
 
 struct Swapchain {
