@@ -259,6 +259,9 @@ VKAPI_ATTR VkResult VKAPI_CALL vkEnumerateDeviceExtensionProperties(VkPhysicalDe
     all.erase(std::remove_if(all.begin(), all.end(), [](const VkExtensionProperties &e) { return hidden_extension(e.extensionName); }),
               all.end());
     const std::shared_ptr<const DriverFacts> facts = driver_facts(*inst, phys);
+    if (!facts->has_extension("VK_EXT_swapchain_maintenance1"))
+      SFW_LOG_ONCE(LogLevel::info, "VK_EXT_swapchain_maintenance1 hidden: the driver has none, so the swapchains the layer "
+                                   "passes through could not serve it");
     for (auto [name, version] : {std::pair{kPresentId, uint32_t{VK_KHR_PRESENT_ID_SPEC_VERSION}},
                                  std::pair{kPresentWait, uint32_t{VK_KHR_PRESENT_WAIT_SPEC_VERSION}}}) {
       std::string unserved;
