@@ -3,6 +3,7 @@
 // its dma-buf and commits. Nothing here waits for the GPU in syncfile mode.
 #include <algorithm>
 #include <chrono>
+#include <cinttypes>
 #include <cstdint>
 #include <system_error>
 #include <new>
@@ -62,8 +63,12 @@ VkResult driver_present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR 
     for (uint32_t i = 0; i < info->swapchainCount; ++i) {
       VkResult r = info->pResults != nullptr ? info->pResults[i] : result;
       if (ids->pPresentIds[i] == 0 || (r != VK_SUCCESS && r != VK_SUBOPTIMAL_KHR)) continue;
-      uint64_t &done = dev.passthrough_ids[info->pSwapchains[i]]; // allocates at a swapchain's first id only
-      done = std::max(done, ids->pPresentIds[i]);
+      try { // allocates at a swapchain's first id only; the present itself has happened either way
+        uint64_t &done = dev.passthrough_ids[info->pSwapchains[i]];
+        done = std::max(done, ids->pPresentIds[i]);
+      } catch (const std::bad_alloc &) {
+        SFW_WARN("vkQueuePresentKHR: out of host memory recording present id %" PRIu64, ids->pPresentIds[i]);
+      }
     }
   }
   dev.passthrough_ids_cv.notify_all();

@@ -124,8 +124,8 @@ public:
   };
   VkResult finish_present(uint32_t index, const PresentPart &part, const PresentRequest &request) noexcept;
   // vkReleaseSwapchainImagesEXT: acquired images the app will not present go back to the swapchain, as if never
-  // acquired (an image the compositor had stays to be taken back at its next acquire). VK_ERROR_OUT_OF_DATE_KHR
-  // (nothing changed) if one of them is not acquired.
+  // acquired (an image the compositor had stays to be taken back at its next acquire). VK_ERROR_VALIDATION_FAILED_EXT
+  // (nothing changed) if one of them is not acquired (invalid usage).
   VkResult release_images(std::span<const uint32_t> indices) noexcept;
   // vkWaitForPresentKHR: until an id >= `id` was shown or discarded by the compositor (VK_SUCCESS),
   // `timeout_ns` passes (VK_TIMEOUT), the swapchain is retired before `id` was presented

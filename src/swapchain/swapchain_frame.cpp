@@ -320,8 +320,8 @@ VkResult Swapchain::release_images(std::span<const uint32_t> indices) noexcept {
   std::lock_guard frame(frame_mutex_);
   for (uint32_t index : indices)
     if (index >= images_.size() || images_[index]->state != ImageState::acquired) {
-      SFW_ERROR("vkReleaseSwapchainImagesEXT: image %u is not acquired", index);
-      return VK_ERROR_OUT_OF_DATE_KHR;
+      SFW_ERROR("vkReleaseSwapchainImagesEXT: image %u is not acquired", index); // invalid usage: nothing changes
+      return VK_ERROR_VALIDATION_FAILED_EXT;
     }
   std::lock_guard lock(mutex_);
   for (uint32_t index : indices) {
