@@ -101,20 +101,28 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     owned[i] = dev.layer_swapchain(info->pSwapchains[i]);
     (owned[i] ? any_layer : any_driver) = true;
   }
+  // What the app's chain asks besides the images, read in one walk: incremental present, present ids (where the
+  // app enabled them), VK_EXT_swapchain_maintenance1's fences and modes (the driver's swapchains see the chain).
+  const VkPresentRegionsKHR *regions = nullptr;
   const VkPresentIdKHR *ids = nullptr;
-  if (dev.present_id)
-    for (auto *p = static_cast<const VkBaseInStructure *>(info->pNext); p != nullptr; p = p->pNext)
-      if (p->sType == VK_STRUCTURE_TYPE_PRESENT_ID_KHR) ids = reinterpret_cast<const VkPresentIdKHR *>(p);
-  if (ids != nullptr && (ids->pPresentIds == nullptr || ids->swapchainCount != n)) ids = nullptr;
-  // VK_EXT_swapchain_maintenance1 (the layer's swapchains; the driver's see the chain as it is).
   const VkSwapchainPresentFenceInfoEXT *present_fences = nullptr;
   const VkSwapchainPresentModeInfoEXT *present_modes = nullptr;
   for (auto *p = static_cast<const VkBaseInStructure *>(info->pNext); p != nullptr; p = p->pNext) {
-    if (p->sType == VK_STRUCTURE_TYPE_SWAPCHAIN_PRESENT_FENCE_INFO_EXT)
+    switch (p->sType) {
+    case VK_STRUCTURE_TYPE_PRESENT_REGIONS_KHR: regions = reinterpret_cast<const VkPresentRegionsKHR *>(p); break;
+    case VK_STRUCTURE_TYPE_PRESENT_ID_KHR:
+      if (dev.present_id) ids = reinterpret_cast<const VkPresentIdKHR *>(p);
+      break;
+    case VK_STRUCTURE_TYPE_SWAPCHAIN_PRESENT_FENCE_INFO_EXT:
       present_fences = reinterpret_cast<const VkSwapchainPresentFenceInfoEXT *>(p);
-    else if (p->sType == VK_STRUCTURE_TYPE_SWAPCHAIN_PRESENT_MODE_INFO_EXT)
+      break;
+    case VK_STRUCTURE_TYPE_SWAPCHAIN_PRESENT_MODE_INFO_EXT:
       present_modes = reinterpret_cast<const VkSwapchainPresentModeInfoEXT *>(p);
+      break;
+    default: break;
+    }
   }
+  if (ids != nullptr && (ids->pPresentIds == nullptr || ids->swapchainCount != n)) ids = nullptr;
   if (present_fences != nullptr && (present_fences->pFences == nullptr || present_fences->swapchainCount != n)) present_fences = nullptr;
   if (present_modes != nullptr && (present_modes->pPresentModes == nullptr || present_modes->swapchainCount != n)) present_modes = nullptr;
   if (!any_layer) return driver_present(dev, queue, info, ids);
@@ -125,9 +133,6 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
     return VK_ERROR_OUT_OF_DATE_KHR;
   }
   const uint32_t family = q->family;
-  const VkPresentRegionsKHR *regions = nullptr;
-  for (auto *p = static_cast<const VkBaseInStructure *>(info->pNext); p != nullptr; p = p->pNext)
-    if (p->sType == VK_STRUCTURE_TYPE_PRESENT_REGIONS_KHR) regions = reinterpret_cast<const VkPresentRegionsKHR *>(p);
 
   // All the memory this present needs comes first: running out leaves every image and pending acquire
   // as it was, and the app sees VK_ERROR_OUT_OF_HOST_MEMORY. The queue's scratch keeps it for the next.
