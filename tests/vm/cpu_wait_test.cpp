@@ -8,6 +8,7 @@
 //    a wait-before-signal ignore their timeout): the present waits for it and returns VK_SUCCESS (before,
 //    VK_ERROR_DEVICE_LOST), and the next frames run.
 // The mode is read once per process, hence a program of its own.
+#include "vm_test.hpp"
 #include "double_api.hpp"
 #include "validation_log.hpp"
 #include "weston.hpp"
@@ -29,7 +30,7 @@ using sfw::test::ValidationLog;
 
 namespace {
 
-bool in_vm() { return sfw::test::weston_installed() && access("/dev/udmabuf", R_OK | W_OK) == 0; }
+using sfw::test::in_vm;
 bool ok(VkResult r) { return r == VK_SUCCESS || r == VK_SUBOPTIMAL_KHR; }
 
 class CpuWaitTest : public ::testing::Test {

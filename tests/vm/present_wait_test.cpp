@@ -8,6 +8,7 @@
 //  - CompositorKilled: a wait in flight when weston is killed returns VK_ERROR_SURFACE_LOST_KHR within a bound.
 //  - Exposure: offered (extensions and features) for an instance with only Wayland surfaces; hidden, and refused at
 //    vkCreateDevice, for one that also enables VK_KHR_xcb_surface (lavapipe has neither extension itself).
+#include "vm_test.hpp"
 #include "validation_log.hpp"
 #include "weston.hpp"
 #include "wsi_client.hpp"
@@ -34,7 +35,7 @@ using sfw::test::ValidationLog;
 
 namespace {
 
-bool in_vm() { return sfw::test::weston_installed() && access("/dev/udmabuf", R_OK | W_OK) == 0; }
+using sfw::test::in_vm;
 bool ok(VkResult r) { return r == VK_SUCCESS || r == VK_SUBOPTIMAL_KHR; }
 constexpr uint64_t kSecond = 1'000'000'000ull;
 
@@ -64,11 +65,8 @@ class PresentWaitTest : public ::testing::TestWithParam<VkPresentModeKHR> {
 protected:
   void SetUp() override {
     if (!in_vm()) GTEST_SKIP() << "needs weston and /dev/udmabuf (run inside tests/vm/vm-run)";
-    if (access(SFW_VALIDATION_DIR "/VkLayer_khronos_validation.json", R_OK) != 0)
+    if (!sfw::test::use_validation(SFW_LAYER_MANIFEST_DIR, sfw::test::ValidationAt::above))
       GTEST_FAIL() << "vulkan-validationlayers is not installed";
-    setenv("VK_LAYER_PATH", SFW_LAYER_MANIFEST_DIR ":" SFW_VALIDATION_DIR, 1);
-    setenv("VK_INSTANCE_LAYERS", "VK_LAYER_KHRONOS_validation:VK_LAYER_SYNCFILE_wsi", 1); // validation above
-    setenv("SYNCFILE_WSI_LOG", "info", 1);
     weston_ = std::make_unique<sfw::test::Weston>(/*hide_dri=*/true);
     display_ = weston_->connect(60s);
     ASSERT_NE(display_, nullptr) << "weston did not start";

@@ -11,6 +11,7 @@
 //    has presented (it reaches the surface: one wl_surface.attach in WAYLAND_DEBUG), and another after the new
 //    one's first present (VK_ERROR_OUT_OF_DATE_KHR, no attach). Its render semaphore is waited on all the same:
 //    signalling it again is valid.
+#include "vm_test.hpp"
 #include "stderr_capture.hpp"
 #include "validation_log.hpp"
 #include "weston.hpp"
@@ -36,7 +37,7 @@ using sfw::test::ValidationLog;
 
 namespace {
 
-bool in_vm() { return sfw::test::weston_installed() && access("/dev/udmabuf", R_OK | W_OK) == 0; }
+using sfw::test::in_vm;
 
 // What WsiClient keeps for one swapchain, so that a test can hold the old one while the client makes the new.
 struct Frames {
@@ -82,11 +83,8 @@ protected:
   virtual bool wayland_debug() const { return false; }
   void SetUp() override {
     if (!in_vm()) GTEST_SKIP() << "needs weston and /dev/udmabuf (run inside tests/vm/vm-run)";
-    if (access(SFW_VALIDATION_DIR "/VkLayer_khronos_validation.json", R_OK) != 0)
+    if (!sfw::test::use_validation(SFW_LAYER_MANIFEST_DIR, sfw::test::ValidationAt::below))
       GTEST_FAIL() << "vulkan-validationlayers is not installed";
-    setenv("VK_LAYER_PATH", SFW_LAYER_MANIFEST_DIR ":" SFW_VALIDATION_DIR, 1); // directory order: ours above
-    setenv("VK_INSTANCE_LAYERS", "VK_LAYER_SYNCFILE_wsi:VK_LAYER_KHRONOS_validation", 1);
-    setenv("SYNCFILE_WSI_LOG", "info", 1);
     weston_ = std::make_unique<sfw::test::Weston>(/*hide_dri=*/true);
     if (wayland_debug()) { // libwayland reads it at connect
       setenv("WAYLAND_DEBUG", "client", 1);

@@ -4,6 +4,7 @@
 // layout. R, G and B all differ, so a channel swap (AR30 read as AB30) or an 8-bit misread fails; WAYLAND_DEBUG
 // shows the DRM fourcc the buffer was announced with, and weston answered `created` (else no swapchain).
 // Validation below the layer. The offered list must hold every format lavapipe exports and weston 14 takes.
+#include "vm_test.hpp"
 #include "stderr_capture.hpp"
 #include "validation_log.hpp"
 #include "weston.hpp"
@@ -29,7 +30,7 @@ using sfw::test::ValidationLog;
 
 namespace {
 
-bool in_vm() { return sfw::test::weston_installed() && access("/dev/udmabuf", R_OK | W_OK) == 0; }
+using sfw::test::in_vm;
 bool ok(VkResult r) { return r == VK_SUCCESS || r == VK_SUBOPTIMAL_KHR; }
 
 struct FormatCase {
@@ -104,11 +105,8 @@ class SwapchainFormatsTest : public ::testing::Test {
 protected:
   void SetUp() override {
     if (!in_vm()) GTEST_SKIP() << "needs weston and /dev/udmabuf (run inside tests/vm/vm-run)";
-    if (access(SFW_VALIDATION_DIR "/VkLayer_khronos_validation.json", R_OK) != 0)
+    if (!sfw::test::use_validation(SFW_LAYER_MANIFEST_DIR, sfw::test::ValidationAt::below))
       GTEST_FAIL() << "vulkan-validationlayers is not installed";
-    setenv("VK_LAYER_PATH", SFW_LAYER_MANIFEST_DIR ":" SFW_VALIDATION_DIR, 1);
-    setenv("VK_INSTANCE_LAYERS", "VK_LAYER_SYNCFILE_wsi:VK_LAYER_KHRONOS_validation", 1); // validation below
-    setenv("SYNCFILE_WSI_LOG", "info", 1);
     weston_ = std::make_unique<sfw::test::Weston>(/*hide_dri=*/true);
     setenv("WAYLAND_DEBUG", "client", 1); // libwayland reads it at connect
     capture_ = std::make_unique<StderrCapture>();

@@ -12,6 +12,7 @@
 //    structure, not a time: B makes at least 10 frames per A acquire that returned meanwhile. The worst of B's
 //    acquires, submits and presents is printed (about 10 ms unloaded), not asserted: under a loaded host
 //    (issue 11) a window with nothing blocked has its own multi-second stalls.
+#include "vm_test.hpp"
 #include "double_api.hpp"
 #include "validation_log.hpp"
 #include "weston.hpp"
@@ -40,7 +41,7 @@ namespace {
 
 using sfw::test::ValidationLog;
 
-bool in_vm() { return sfw::test::weston_installed() && access("/dev/udmabuf", R_OK | W_OK) == 0; }
+using sfw::test::in_vm;
 
 void use_layers(bool validation_below) {
   setenv("VK_LAYER_PATH", validation_below ? SFW_LAYER_MANIFEST_DIR ":" SFW_VALIDATION_DIR : SFW_LAYER_MANIFEST_DIR, 1);
