@@ -1,6 +1,7 @@
 // Wayland surfaces and the surface queries. Whether the layer owns a surface's swapchains is
 // decided once per (physical device, surface) at the first query; then the queries describe the
 // layer's swapchain exactly, or pass through to the driver's WSI.
+#include "kernel/drm_syncobj.hpp"
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -62,6 +63,9 @@ const SurfaceState::PerDevice &surface_decision(InstanceState &inst, VkPhysicalD
   d.compositor = info;
   facts.compositor_dmabuf = status == wl::Status::ok && info->dmabuf_version >= 3;
   facts.common_format = facts.compositor_dmabuf && !offered_formats(d).empty();
+  facts.compositor_drm_syncobj = status == wl::Status::ok && info->drm_syncobj;
+  // The render node is looked for (once per process) only where the compositor could use it.
+  facts.render_node_timelines = facts.compositor_drm_syncobj && kernel::RenderNode::shared() != nullptr;
   auto kernel = kernel::sync_file_support();
   facts.kernel_sync_file = kernel.support == kernel::Support::supported     ? Tristate::yes
                            : kernel.support == kernel::Support::unsupported ? Tristate::no
@@ -80,12 +84,14 @@ Mode current_mode(SurfaceState &surface, const SurfaceState::PerDevice &decision
 }
 
 void record_degradation(SurfaceState &surface, VkPhysicalDevice phys, Mode mode) {
+  // Only downwards, drm-syncobj to syncfile to cpu-wait: a swapchain never starts above where the surface got to.
+  auto rank = [](Mode m) { return m == Mode::drm_syncobj ? 0 : m == Mode::syncfile ? 1 : m == Mode::cpu_wait ? 2 : -1; };
   std::lock_guard lock(surface.mutex);
   for (auto &d : surface.decisions)
-    if (d.physical_device == phys && d.decision.mode == Mode::syncfile && mode == Mode::cpu_wait) {
-      d.decision.mode = Mode::cpu_wait;
-      d.decision.reasons += "; degraded to cpu-wait";
-      SFW_INFO("surface %p: mode cpu-wait from now on", static_cast<void *>(surface.wl));
+    if (d.physical_device == phys && rank(d.decision.mode) >= 0 && rank(mode) > rank(d.decision.mode)) {
+      d.decision.mode = mode;
+      d.decision.reasons += std::string("; degraded to ") + to_string(mode);
+      SFW_INFO("surface %p: mode %s from now on", static_cast<void *>(surface.wl), to_string(mode));
     }
 }
 

@@ -43,6 +43,22 @@ void set_tearing_hint(SurfaceState &surface, const wl::DisplayInfo &compositor, 
   if (surface.tearing) surface.tearing->set_async(async);
 }
 
+wl::SyncobjSurface *syncobj_surface_for(SurfaceState &surface, Mode mode) {
+  ScopedHostAllocator surface_scope{HostAllocator()}; // the surface's object: not a swapchain's callbacks
+  std::lock_guard lock(surface.mutex);
+  if (mode != Mode::drm_syncobj) {
+    if (surface.syncobj) surface.syncobj->abandon();
+    return nullptr;
+  }
+  if (!surface.syncobj_tried) {
+    surface.syncobj_tried = true;
+    wl::Status status;
+    surface.syncobj = wl::SyncobjSurface::create(surface.display, surface.wl, std::chrono::milliseconds(1000), &status);
+    if (!surface.syncobj) SFW_WARN("wp_linux_drm_syncobj_v1: %s; the dma-buf sync_file path instead", wl::to_string(status));
+  }
+  return surface.syncobj && surface.syncobj->active() ? surface.syncobj.get() : nullptr;
+}
+
 VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwapchainCreateInfoKHR *info,
                                                     const VkAllocationCallbacks *allocator,
                                                     VkSwapchainKHR *swapchain) noexcept {
@@ -61,7 +77,13 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     // A degraded oldSwapchain decides for its successor: the degradation sticks to the surface.
     if (old && d != nullptr) record_degradation(*surface, dev->physical_device, old->engine->mode());
     Mode mode = d ? current_mode(*surface, *d) : Mode::passthrough;
-    if (mode == Mode::passthrough || !dev->may_own_swapchains) {
+    if (!dev->may_own_swapchains) mode = Mode::passthrough;
+    wl::SyncobjSurface *syncobj = surface ? syncobj_surface_for(*surface, mode) : nullptr;
+    if (mode == Mode::drm_syncobj && syncobj == nullptr) {
+      mode = Mode::syncfile;
+      record_degradation(*surface, dev->physical_device, mode);
+    }
+    if (mode == Mode::passthrough) {
       if (old) return VK_ERROR_NATIVE_WINDOW_IN_USE_KHR;
       return dev->dispatch.CreateSwapchainKHR(device, info, allocator, swapchain);
     }
@@ -79,6 +101,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     p.display = surface->display;
     p.surface = surface->wl;
     p.chains = &surface->chains;
+    p.syncobj = syncobj;
     p.drm_format = drm_fourcc_for(info->imageFormat, opaque);
     p.use_drm_modifier_tiling = dev->drm_modifiers_enabled;
     p.modifiers = common_modifiers(*d->driver, *d->compositor, info->imageFormat, p.drm_format, p.use_drm_modifier_tiling);
@@ -180,7 +203,7 @@ VKAPI_ATTR void VKAPI_CALL vkDestroySwapchainKHR(VkDevice device, VkSwapchainKHR
   }
   // Its pending acquires hold no reference to it from here on: it is destroyed when `sc` goes, in this call.
   dev->pending.forget(sc->engine.get());
-  if (sc->engine->mode() == Mode::cpu_wait) record_degradation(*sc->surface, dev->physical_device, Mode::cpu_wait);
+  record_degradation(*sc->surface, dev->physical_device, sc->engine->mode());
 }
 
 VKAPI_ATTR VkResult VKAPI_CALL vkGetSwapchainImagesKHR(VkDevice device, VkSwapchainKHR swapchain, uint32_t *count,

@@ -13,6 +13,7 @@
 #include "swapchain/mode.hpp"
 #include "swapchain/swapchain.hpp"
 #include "wayland/display_info.hpp"
+#include "wayland/syncobj_surface.hpp"
 #include "wayland/tearing_control.hpp"
 
 struct wl_display;
@@ -37,6 +38,10 @@ struct SurfaceState {
   // wp_tearing_control_v1 is surface state that outlives swapchains: made once (for the first
   // IMMEDIATE swapchain), set to vsync again for other modes, destroyed with the surface.
   std::unique_ptr<wl::TearingControl> tearing;
+  // wp_linux_drm_syncobj_surface_v1, the same kind of surface state: made for the first drm-syncobj swapchain,
+  // kept across recreation, abandoned for good by a degradation or a swapchain in another mode (syncobj_surface.hpp).
+  std::unique_ptr<wl::SyncobjSurface> syncobj;
+  bool syncobj_tried = false;
   std::deque<PerDevice> decisions; // one per physical device (stable addresses), kept for the surface's life
   SurfaceChains chains;            // which of the layer's swapchains holds the surface (retirement)
 };
@@ -66,6 +71,9 @@ struct LayerSwapchain {
 // IMMEDIATE may tear: say so with wp_tearing_control_v1 where the compositor has it; any other mode sets vsync
 // again before its next commit (at creation, and where VK_EXT_swapchain_maintenance1 switches modes at present).
 void set_tearing_hint(SurfaceState &surface, const wl::DisplayInfo &compositor, bool async);
+// The surface's explicit sync object for a swapchain in `mode`: made once for drm-syncobj (null if that fails: the
+// swapchain uses syncfile), abandoned for any other mode (its commits carry no points). Null outside drm-syncobj.
+wl::SyncobjSurface *syncobj_surface_for(SurfaceState &surface, Mode mode);
 
 inline VkSwapchainKHR to_handle(LayerSwapchain *sc) noexcept { return reinterpret_cast<VkSwapchainKHR>(sc); }
 

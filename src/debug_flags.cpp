@@ -15,6 +15,10 @@ DebugFlags parse_debug_flags(const char *value) noexcept {
   flags.no_presentation = std::strstr(value, "no-presentation") != nullptr;
   constexpr const char kFailAt[] = "fail-import-at=";
   if (const char *at = std::strstr(value, kFailAt)) flags.fail_import_at = std::strtol(at + sizeof kFailAt - 1, nullptr, 10);
+  constexpr const char kSyncobjAt[] = "fail-syncobj-at=";
+  if (const char *at = std::strstr(value, kSyncobjAt)) flags.fail_syncobj_at = std::strtol(at + sizeof kSyncobjAt - 1, nullptr, 10);
+  constexpr const char kEmfileAt[] = "syncobj-emfile-at=";
+  if (const char *at = std::strstr(value, kEmfileAt)) flags.syncobj_emfile_at = std::strtol(at + sizeof kEmfileAt - 1, nullptr, 10);
   return flags;
 }
 

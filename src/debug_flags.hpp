@@ -15,6 +15,10 @@ struct DebugFlags {
   // fail-import-at=N: the process's Nth DMA_BUF_IOCTL_IMPORT_SYNC_FILE fails with EINVAL (through the
   // kernel interface's test seam), so tests reach the in-place degradation to cpu-wait. 0: never.
   long fail_import_at = 0;
+  // fail-syncobj-at=N / syncobj-emfile-at=N: the Nth sync_file import into a timeline point at present fails
+  // with EINVAL / EMFILE (the syncobj test seam), so tests reach drm-syncobj's degradation to syncfile. 0: never.
+  long fail_syncobj_at = 0;
+  long syncobj_emfile_at = 0;
 };
 
 const DebugFlags &debug_flags() noexcept; // from the environment, read once

@@ -1,7 +1,10 @@
 // One swapchain image and what the layer keeps for it (private to the swapchain's .cpp files).
 #pragma once
 
+#include "kernel/drm_syncobj.hpp"
 #include "kernel/sync_file.hpp"
+
+#include <optional>
 
 #include "swapchain/swapchain.hpp"
 
@@ -19,6 +22,13 @@ struct Swapchain::Image {
   HostUnique<wl::SurfaceLink::Buffer> buffer;
   wl::SurfaceLink::Plane planes[4]{};
   ImageState state = ImageState::free; // under frame_mutex_
+  // drm-syncobj (under frame_mutex_): the image's timeline, here and as the compositor imported it. Each commit
+  // takes the next two points: the acquire point (the frame's rendering) and the release point (the compositor's).
+  std::optional<kernel::Timeline> timeline;
+  HostUnique<wl::SyncobjSurface::Timeline> wl_timeline;
+  uint64_t last_point = 0;
+  uint64_t release_point = 0;    // of the last commit that carried points
+  bool explicit_release = false; // that commit was the last: the image is free once its release point is available
   // The take-back's fields, under mutex_:
   bool released_to_foreign = false; // the last present handed it to the compositor's queue family
   bool lazy = false;                // acquired without loading the app's semaphore

@@ -10,6 +10,7 @@ namespace sfw {
 
 const char *to_string(Mode mode) noexcept {
   switch (mode) {
+  case Mode::drm_syncobj: return "drm-syncobj";
   case Mode::syncfile: return "syncfile";
   case Mode::cpu_wait: return "cpu-wait";
   case Mode::passthrough: return "passthrough";
@@ -19,7 +20,8 @@ const char *to_string(Mode mode) noexcept {
 
 bool parse_mode_request(const char *text, ModeRequest *out) noexcept {
   struct Name { const char *name; ModeRequest request; };
-  static constexpr Name names[] = {{"auto", ModeRequest::automatic}, {"syncfile", ModeRequest::syncfile},
+  static constexpr Name names[] = {{"auto", ModeRequest::automatic}, {"drm-syncobj", ModeRequest::drm_syncobj},
+                                   {"syncfile", ModeRequest::syncfile},
                                    {"cpu-wait", ModeRequest::cpu_wait}, {"passthrough", ModeRequest::passthrough}};
   for (const Name &n : names)
     if (text != nullptr && strcasecmp(text, n.name) == 0) {
@@ -37,7 +39,8 @@ ModeRequest mode_request_from_env() noexcept {
     char shown[160];
     if (text != nullptr && *text != '\0' && !parse_mode_request(text, &r))
       fprintf(stderr,
-              "syncfile-wsi: warning: SYNCFILE_WSI_MODE=\"%s\" is not one of auto, syncfile, cpu-wait, passthrough; "
+              "syncfile-wsi: warning: SYNCFILE_WSI_MODE=\"%s\" is not one of auto, drm-syncobj, syncfile, cpu-wait, "
+              "passthrough; "
               "using auto\n",
               printable(text, shown, sizeof shown));
     return r;
@@ -69,13 +72,27 @@ std::string cpu_wait_reasons(const ModeFacts &f) {
   if (f.kernel_sync_file == Tristate::no) add(r, "kernel lacks the dma-buf sync_file ioctls (Linux < 6.0)");
   return r;
 }
+
+// Reasons drm-syncobj mode cannot work where the layer owns the swapchain; empty when it can. It needs the same
+// of the driver as syncfile, but not the dma-buf ioctls: the sync_files go through timeline points instead.
+std::string drm_syncobj_reasons(const ModeFacts &f) {
+  std::string r;
+  if (!f.semaphore_sync_fd_export) add(r, "driver cannot export SYNC_FD from semaphores");
+  if (!f.compositor_drm_syncobj) add(r, "compositor lacks wp_linux_drm_syncobj_v1");
+  if (!f.render_node_timelines) add(r, "no render node with DRM syncobj timelines");
+  return r;
+}
 } // namespace
 
 ModeDecision decide_mode(const ModeFacts &facts, ModeRequest request) {
   ModeDecision d;
   std::string no_ownership = passthrough_reasons(facts);
   std::string no_syncfile = no_ownership.empty() ? cpu_wait_reasons(facts) : std::string();
-  Mode automatic = !no_ownership.empty() ? Mode::passthrough : no_syncfile.empty() ? Mode::syncfile : Mode::cpu_wait;
+  std::string no_syncobj = no_ownership.empty() ? drm_syncobj_reasons(facts) : std::string();
+  Mode automatic = !no_ownership.empty() ? Mode::passthrough
+                   : no_syncobj.empty()  ? Mode::drm_syncobj
+                   : no_syncfile.empty() ? Mode::syncfile
+                                         : Mode::cpu_wait;
 
   switch (request) {
   case ModeRequest::passthrough:
@@ -90,8 +107,16 @@ ModeDecision decide_mode(const ModeFacts &facts, ModeRequest request) {
     }
     d.request_ignored = true;
     break;
+  case ModeRequest::drm_syncobj:
+    if (automatic == Mode::drm_syncobj) {
+      d.mode = Mode::drm_syncobj;
+      d.reasons = "SYNCFILE_WSI_MODE=drm-syncobj";
+      return d;
+    }
+    d.request_ignored = true;
+    break;
   case ModeRequest::syncfile:
-    if (automatic == Mode::syncfile) {
+    if (no_ownership.empty() && no_syncfile.empty()) {
       d.mode = Mode::syncfile;
       d.reasons = "SYNCFILE_WSI_MODE=syncfile";
       return d;
@@ -103,11 +128,19 @@ ModeDecision decide_mode(const ModeFacts &facts, ModeRequest request) {
   d.mode = automatic;
   if (automatic == Mode::passthrough) d.reasons = no_ownership;
   else if (automatic == Mode::cpu_wait) d.reasons = no_syncfile;
+  else if (automatic == Mode::drm_syncobj) d.reasons = "driver, compositor and render node ready";
+  else if (!no_syncobj.empty() && facts.compositor_drm_syncobj)
+    d.reasons = "no drm-syncobj: " + no_syncobj + "; " +
+                (facts.kernel_sync_file == Tristate::unknown ? "driver, compositor ready; kernel sync_file ioctls probed on the first image"
+                                                             : "driver, compositor and kernel ready");
   else
     d.reasons = facts.kernel_sync_file == Tristate::unknown
                     ? "driver, compositor ready; kernel sync_file ioctls probed on the first image"
                     : "driver, compositor and kernel ready";
-  if (d.request_ignored) d.reasons = "forced mode cannot work (" + (no_ownership.empty() ? no_syncfile : no_ownership) + "); auto: " + d.reasons;
+  if (d.request_ignored)
+    d.reasons = "forced mode cannot work (" +
+                (!no_ownership.empty() ? no_ownership : request == ModeRequest::drm_syncobj ? no_syncobj : no_syncfile) +
+                "); auto: " + d.reasons;
   return d;
 }
 

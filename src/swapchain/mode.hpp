@@ -6,7 +6,9 @@
 
 namespace sfw {
 
-enum class Mode { syncfile, cpu_wait, passthrough };
+// drm_syncobj: wp_linux_drm_syncobj_v1 timeline points; syncfile: the dma-buf's implicit fences through sync_files;
+// cpu_wait: CPU waits; passthrough: the driver's own WSI.
+enum class Mode { drm_syncobj, syncfile, cpu_wait, passthrough };
 const char *to_string(Mode mode) noexcept;
 
 enum class Tristate { unknown, yes, no };
@@ -23,12 +25,15 @@ struct ModeFacts {
   // Compositor
   bool compositor_dmabuf = false;        // zwp_linux_dmabuf_v1
   bool common_format = false;            // a format and modifier both sides support
+  bool compositor_drm_syncobj = false;   // wp_linux_drm_syncobj_manager_v1
+  // The layer's own render node with DRM syncobj timelines (kernel/drm_syncobj.hpp), probed once
+  bool render_node_timelines = false;
   // Kernel: DMA_BUF_IOCTL_EXPORT/IMPORT_SYNC_FILE (Linux 6.0)
   Tristate kernel_sync_file = Tristate::unknown;
 };
 
-// SYNCFILE_WSI_MODE=auto|syncfile|cpu-wait|passthrough
-enum class ModeRequest { automatic, syncfile, cpu_wait, passthrough };
+// SYNCFILE_WSI_MODE=auto|drm-syncobj|syncfile|cpu-wait|passthrough
+enum class ModeRequest { automatic, drm_syncobj, syncfile, cpu_wait, passthrough };
 // Reads SYNCFILE_WSI_MODE once; garbage warns once and gives automatic.
 ModeRequest mode_request_from_env() noexcept;
 bool parse_mode_request(const char *text, ModeRequest *out) noexcept;

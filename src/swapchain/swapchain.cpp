@@ -59,6 +59,13 @@ VkResult Swapchain::create(const SwapchainParams &params, HostUnique<Swapchain> 
     return result;
   }
 
+  // drm-syncobj needs a timeline per image on the layer's render node, imported by the compositor; without them
+  // (out of fds, a failing ioctl) the dma-buf's sync_file path serves instead, and the surface is back on implicit sync.
+  if (sc->mode_ == Mode::drm_syncobj && (result = sc->create_timelines()) != VK_SUCCESS) {
+    if (result == VK_ERROR_OUT_OF_HOST_MEMORY) return result;
+    sc->mode_ = Mode::syncfile;
+    if (params.syncobj != nullptr) params.syncobj->abandon();
+  }
   // syncfile vs cpu-wait is settled here: the kernel probe needs a dma-buf, and this is the first.
   if (sc->mode_ == Mode::syncfile) {
     kernel::ProbeResult probe = kernel::probe_sync_file_support(sc->images_.front()->dmabuf.get());
@@ -73,10 +80,10 @@ VkResult Swapchain::create(const SwapchainParams &params, HostUnique<Swapchain> 
     VkExportSemaphoreCreateInfo exportable{VK_STRUCTURE_TYPE_EXPORT_SEMAPHORE_CREATE_INFO};
     exportable.handleTypes = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
     VkSemaphoreCreateInfo sem_info{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
-    sem_info.pNext = sc->mode_ == Mode::syncfile ? &exportable : nullptr;
+    sem_info.pNext = sc->uses_sync_files() ? &exportable : nullptr;
     VkSemaphoreCreateInfo plain{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO};
     if ((result = vk.CreateSemaphore(params.device, &sem_info, sc->vk_allocator(), &image->present_done)) != VK_SUCCESS ||
-        (sc->mode_ == Mode::syncfile &&
+        (sc->uses_sync_files() &&
          (result = vk.CreateSemaphore(params.device, &plain, sc->vk_allocator(), &image->reads_semaphore)) != VK_SUCCESS))
       return result;
   }
@@ -103,7 +110,8 @@ Swapchain::~Swapchain() {
   // Releases already sent count as released: the compositor holds only what it has not given back.
   if (link_) (void)link_->dispatch_pending();
   size_t held = 0, images = images_.size();
-  for (const auto &image : images_) held += image->buffer && image->buffer->busy() ? 1 : 0;
+  for (const auto &image : images_)
+    held += image->explicit_release ? !release_available(*image) : image->buffer && image->buffer->busy() ? 1 : 0;
   destroy_images();
   for (const Pool &p : pools_) vk->DestroyCommandPool(dev, p.pool, vk_allocator());
   if (feedback_)

@@ -64,6 +64,7 @@ struct SwapchainParams {
   wl_display *display = nullptr;
   wl_surface *surface = nullptr;
   SurfaceChains *chains = nullptr;         // the surface's (retirement); outlives the swapchain
+  wl::SyncobjSurface *syncobj = nullptr;   // drm-syncobj: the surface's explicit sync object; outlives the swapchain
   uint32_t drm_format = 0;                 // DRM fourcc for the VkFormat and alpha mode
   std::shared_ptr<const wl::DisplayInfo> compositor; // what the surface decision saw; null: query again
   Vector<uint64_t> modifiers;              // compositor ∩ driver, in preference order
@@ -172,6 +173,9 @@ private:
     return params_.vk_allocator ? &*params_.vk_allocator : nullptr;
   }
   wl::Status wait_for_free_image(std::chrono::steady_clock::time_point deadline, bool blocking, uint32_t *index);
+  VkResult create_timelines() noexcept;        // drm-syncobj: one per image, imported by the compositor
+  bool release_available(Image &image) noexcept; // the compositor's release point has a fence (or is signalled)
+  bool uses_sync_files() const noexcept { return mode_ == Mode::drm_syncobj || mode_ == Mode::syncfile; }
   VkResult import_acquire(Image &image, VkSemaphore semaphore, VkFence fence, std::chrono::steady_clock::time_point deadline,
                           bool blocking) noexcept;
 
@@ -198,6 +202,7 @@ private:
   uint64_t modifier_ = 0;
   uint32_t plane_count_ = 1;
   uint64_t generation_ = 0; // the surface's count of swapchains when this one was admitted
+  kernel::UniqueFd release_wake_; // drm-syncobj: an eventfd that release points write to (DRM_IOCTL_SYNCOBJ_EVENTFD)
   std::mutex frame_mutex_; // see the locking rule above the class
   mutable std::mutex mutex_;
   SwapchainCounters counters_;

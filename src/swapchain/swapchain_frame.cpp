@@ -28,6 +28,14 @@ void debug_import_fault() noexcept {
     kernel::set_ioctl_fault_for_testing(kernel::IoctlOp::import_sync_file, EINVAL);
 }
 
+// SYNCFILE_WSI_DEBUG=fail-syncobj-at=N / syncobj-emfile-at=N (debug_flags.hpp).
+void debug_syncobj_fault() noexcept {
+  static std::atomic<long> imports{0};
+  const long n = imports.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (n == debug_flags().fail_syncobj_at) kernel::set_syncobj_fault_for_testing(EINVAL);
+  if (n == debug_flags().syncobj_emfile_at) kernel::set_syncobj_fault_for_testing(EMFILE);
+}
+
 VkResult vk_result_of(wl::Status status, bool blocking) {
   switch (status) {
   case wl::Status::ok: return VK_SUCCESS;
@@ -56,7 +64,8 @@ wl::Status Swapchain::wait_for_free_image(Clock::time_point deadline, bool block
   auto find_free = [&] {
     for (uint32_t i = 0; i < images_.size(); ++i) {
       Image &img = *images_[i];
-      if (img.state == ImageState::presented && !img.buffer->busy()) img.state = ImageState::free;
+      if (img.state == ImageState::presented && (img.explicit_release ? release_available(img) : !img.buffer->busy()))
+        img.state = ImageState::free;
       if (img.state == ImageState::free) {
         *index = i;
         return true;
@@ -72,7 +81,19 @@ wl::Status Swapchain::wait_for_free_image(Clock::time_point deadline, bool block
   if (find_free()) return wl::Status::ok;
   if (!blocking) return wl::Status::timeout;
   const Clock::time_point start = Clock::now();
-  status = link_->wait_until(find_free, remaining(deadline));
+  // drm-syncobj: a release point may come with no Wayland event at all; each one still out writes to the eventfd.
+  // Without DRM_IOCTL_SYNCOBJ_EVENTFD (Linux < 6.6) the points are looked at every millisecond instead.
+  bool armed = true;
+  if (release_wake_)
+    for (auto &img : images_)
+      if (img->state == ImageState::presented && img->explicit_release)
+        armed = img->timeline->notify_available(img->release_point, release_wake_.get()).ok() && armed;
+  if (!armed) SFW_LOG_ONCE(LogLevel::warn, "swapchain: DRM_IOCTL_SYNCOBJ_EVENTFD failed: release points polled every 1 ms");
+  do {
+    auto left = remaining(deadline);
+    status = link_->wait_until(find_free, armed ? left : std::min<std::chrono::nanoseconds>(left, std::chrono::milliseconds(1)),
+                               release_wake_ ? release_wake_.get() : -1);
+  } while (!armed && status == wl::Status::timeout && Clock::now() < deadline);
   counters_.release_waits.fetch_add(1, std::memory_order_relaxed);
   counters_.release_wait_us.fetch_add(
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()),
@@ -104,7 +125,35 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
                                    bool blocking) noexcept {
   const SwapchainVk &vk = *params_.vk;
   kernel::SyncFile reads; // empty: already signalled
-  if (mode_ == Mode::syncfile) {
+  if (image.explicit_release) {
+    // The compositor's release point, which wait_for_free_image saw available: its fence is what the frame waits for.
+    auto exported = image.timeline->export_sync_file(image.release_point, std::chrono::nanoseconds(0), &reads);
+    if (exported && *exported) {
+      counters_.exports.fetch_add(1, std::memory_order_relaxed);
+      if (reads.empty()) counters_.idle_exports.fetch_add(1, std::memory_order_relaxed);
+    } else if (!exported && (exported.error().code == kernel::ErrorCode::out_of_fds ||
+                             exported.error().code == kernel::ErrorCode::out_of_memory)) {
+      char why[160];
+      SFW_ERROR("acquire: %s", kernel::format_error(exported.error(), why, sizeof why));
+      return VK_ERROR_OUT_OF_HOST_MEMORY;
+    } else {
+      // The point cannot be read: wait for it on the CPU, bounded (a stuck compositor must not hang the app).
+      degrade("DRM_IOCTL_SYNCOBJ release point export failed at acquire");
+      auto done = image.timeline->wait(image.release_point, false, std::chrono::nanoseconds(kLayerWorkBoundNs));
+      if (!done || !*done) SFW_WARN("acquire: the compositor's release point did not signal in time; rendering anyway");
+    }
+    if (mode_ == Mode::cpu_wait && !reads.empty()) {
+      counters_.cpu_waits.fetch_add(1, std::memory_order_relaxed);
+      auto done = reads.wait(blocking ? remaining(deadline) : std::chrono::nanoseconds(0));
+      if (!done) return VK_ERROR_SURFACE_LOST_KHR;
+      if (!*done) return blocking ? VK_TIMEOUT : VK_NOT_READY;
+      reads = kernel::SyncFile();
+    }
+  } else if (mode_ == Mode::drm_syncobj) {
+    // Never committed yet: nothing of the compositor's to wait for (counted as an idle export, as in syncfile).
+    counters_.exports.fetch_add(1, std::memory_order_relaxed);
+    counters_.idle_exports.fetch_add(1, std::memory_order_relaxed);
+  } else if (mode_ == Mode::syncfile) {
     // The same snapshot two ways. A dma-buf whose every fence has signalled polls writable, and then the
     // frame has nothing to wait for: one poll, no sync_file to make, import and close (the common case,
     // the compositor done reading before its release). Otherwise the export; write access: the new frame
@@ -126,7 +175,7 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
       degrade("DMA_BUF_IOCTL_EXPORT_SYNC_FILE failed at acquire");
     }
   }
-  if (mode_ == Mode::cpu_wait) {
+  if (mode_ == Mode::cpu_wait && !image.explicit_release) {
     counters_.cpu_waits.fetch_add(1, std::memory_order_relaxed);
     auto writable = kernel::wait_dmabuf_writable(image.dmabuf.get(), blocking ? remaining(deadline) : std::chrono::nanoseconds(0));
     if (!writable) return VK_ERROR_SURFACE_LOST_KHR;
@@ -204,13 +253,24 @@ VkResult Swapchain::import_acquire(Image &image, VkSemaphore semaphore, VkFence 
   return VK_SUCCESS;
 }
 
+bool Swapchain::release_available(Image &image) noexcept {
+  auto available = image.timeline->wait(image.release_point, true, std::chrono::nanoseconds(0));
+  if (available) return *available;
+  char why[160];
+  SFW_LOG_ONCE(LogLevel::warn, "swapchain: cannot read a release point (%s); taking the image as released",
+               kernel::format_error(available.error(), why, sizeof why));
+  return true; // never hang on a broken syncobj: the acquire's export fails next and degrades
+}
+
+// drm-syncobj degrades to the dma-buf's sync_files (the surface gives up explicit sync), syncfile to cpu-wait.
 VkResult Swapchain::degrade(const char *why) noexcept {
-  if (mode_ != Mode::syncfile) return VK_SUCCESS;
-  mode_ = Mode::cpu_wait;
+  if (mode_ != Mode::syncfile && mode_ != Mode::drm_syncobj) return VK_SUCCESS;
+  if (mode_ == Mode::drm_syncobj && params_.syncobj != nullptr) params_.syncobj->abandon();
+  mode_ = mode_ == Mode::drm_syncobj ? Mode::syncfile : Mode::cpu_wait;
   suboptimal_once_ = true;
   counters_.degradations.fetch_add(1, std::memory_order_relaxed);
   degrade_reason_ = why;
-  SFW_WARN("swapchain degraded to cpu-wait: %s", why);
+  SFW_WARN("swapchain degraded to %s: %s", to_string(mode_), why);
   return VK_SUBOPTIMAL_KHR;
 }
 
@@ -228,8 +288,8 @@ VkResult Swapchain::prepare_present(uint32_t index, uint32_t queue_family, Prese
   }
   if (result == VK_SUCCESS) result = take_fence(&part->fence);
   if (result != VK_SUCCESS) return result;
-  // Only syncfile mode consumes the semaphore (its SYNC_FD export); cpu-wait waits on the fence instead.
-  part->done = mode_ == Mode::syncfile ? image.present_done : VK_NULL_HANDLE;
+  // Only the sync_file modes consume the semaphore (its SYNC_FD export); cpu-wait waits on the fence instead.
+  part->done = uses_sync_files() ? image.present_done : VK_NULL_HANDLE;
   return VK_SUCCESS;
 }
 
@@ -250,8 +310,10 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, cons
     image.released_to_foreign = true;
   }
   VkResult result = VK_SUCCESS;
+  std::optional<wl::SurfaceLink::SyncPoints> points;
 
-  if (part.done != VK_NULL_HANDLE) { // syncfile at prepare: the export consumes the semaphore
+  bool unfenced = false; // the frame's rendering could not be handed over: wait for it on the CPU
+  if (part.done != VK_NULL_HANDLE) { // a sync_file mode at prepare: the export consumes the semaphore
     VkSemaphoreGetFdInfoKHR info{VK_STRUCTURE_TYPE_SEMAPHORE_GET_FD_INFO_KHR};
     info.semaphore = image.present_done;
     info.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
@@ -259,9 +321,28 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, cons
     VkResult r = vk.GetSemaphoreFdKHR(params_.device, &info, &fd);
     if (r != VK_SUCCESS) {
       result = degrade("vkGetSemaphoreFdKHR failed at present");
+      unfenced = true;
     } else {
       kernel::SyncFile rendered{kernel::UniqueFd(fd)};
-      if (rendered.empty()) {
+      // Another swapchain of the surface (a newer one in another mode) gave explicit sync up: fence the dma-buf.
+      if (mode_ == Mode::drm_syncobj && !params_.syncobj->active()) result = degrade("the surface gave up explicit sync");
+      if (mode_ == Mode::drm_syncobj) {
+        // The frame's rendering into the acquire point; the compositor signals the release point after its reads.
+        const uint64_t acquire = image.last_point + 1;
+        debug_syncobj_fault();
+        if (auto imported = image.timeline->import_sync_file(acquire, rendered)) {
+          image.last_point = acquire + 1;
+          points.emplace(wl::SurfaceLink::SyncPoints{params_.syncobj, image.wl_timeline.get(), acquire, acquire + 1});
+          counters_.imports.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          char why[160];
+          SFW_WARN("present: %s", kernel::format_error(imported.error(), why, sizeof why));
+          result = degrade("DRM_IOCTL_SYNCOBJ import failed at present");
+        }
+      }
+      if (mode_ != Mode::syncfile) {
+        // drm-syncobj took it, or cpu-wait waits below
+      } else if (rendered.empty()) {
         counters_.empty_exports.fetch_add(1, std::memory_order_relaxed); // already signalled: nothing to fence
       } else if (debug_import_fault(), kernel::import_sync_file(image.dmabuf.get(), rendered, kernel::Access::write)) {
         counters_.imports.fetch_add(1, std::memory_order_relaxed);
@@ -270,7 +351,7 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, cons
       }
     }
   }
-  if (mode_ == Mode::cpu_wait) {
+  if (mode_ == Mode::cpu_wait || unfenced) {
     // No way to hand the compositor a fence: wait for the frame before it may read. However long the
     // frame takes (present has no timeout; a slow frame is not a lost device): only the driver says
     // whether the device is lost. Each bound that passes is logged.
@@ -304,7 +385,10 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, cons
   // The feedback request goes out before the commit it is about (same connection: libwayland keeps the order).
   if (present_id != 0 && feedback_ && feedback_->request(present_id) != wl::Status::ok)
     SFW_WARN("present: no feedback for present id %" PRIu64 " (out of memory or the compositor is gone)", present_id);
-  wl::Status s = link_->present(*image.buffer, request.damage, fifo_, kFlushTimeout);
+  wl::Status s = link_->present(*image.buffer, request.damage, fifo_, kFlushTimeout, points ? &*points : nullptr);
+  image.explicit_release = points && points->sent;
+  if (image.explicit_release) image.release_point = points->release;
+  else if (points) SFW_WARN("present: the surface gave up explicit sync under this commit; its frame went out unfenced");
   image.state = ImageState::presented;
   counters_.presents.fetch_add(1, std::memory_order_relaxed);
   if (s == wl::Status::lost) return VK_ERROR_SURFACE_LOST_KHR;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <new>
 
+#include <sys/eventfd.h>
+
 #include "log.hpp"
 #include "swapchain/image.hpp"
 #include "wayland/buffer_params.hpp"
@@ -229,6 +231,36 @@ VkResult Swapchain::create_buffer(Image &image) {
   }
   SFW_ERROR("swapchain: the compositor did not answer buffer creation in time");
   return VK_ERROR_INITIALIZATION_FAILED;
+}
+
+VkResult Swapchain::create_timelines() noexcept {
+  const kernel::RenderNode *node = kernel::RenderNode::shared();
+  if (node == nullptr || params_.syncobj == nullptr || !params_.syncobj->active()) {
+    SFW_WARN("swapchain: no drm-syncobj (%s): the dma-buf sync_file path instead",
+             node == nullptr ? kernel::RenderNode::shared_reason() : "the surface gave up explicit sync");
+    return VK_ERROR_INITIALIZATION_FAILED;
+  }
+  char why[160];
+  auto failed = [&](const kernel::Error &e) {
+    SFW_WARN("swapchain: no drm-syncobj (%s): the dma-buf sync_file path instead", kernel::format_error(e, why, sizeof why));
+    return VK_ERROR_INITIALIZATION_FAILED;
+  };
+  release_wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!release_wake_) return failed(kernel::Error::from_errno("eventfd", -1, errno));
+  try {
+    for (auto &image : images_) {
+      auto timeline = kernel::Timeline::create(*node);
+      if (!timeline) return failed(timeline.error());
+      auto fd = timeline->export_fd();
+      if (!fd) return failed(fd.error());
+      image->timeline.emplace(std::move(*timeline));
+      image->wl_timeline = params_.syncobj->import_timeline(fd->get()); // libwayland sends a dup
+      if (!image->wl_timeline) return failed(kernel::Error::from_errno("import_timeline", fd->get(), ENOMEM));
+    }
+  } catch (const std::bad_alloc &) {
+    return VK_ERROR_OUT_OF_HOST_MEMORY;
+  }
+  return VK_SUCCESS;
 }
 
 } // namespace sfw

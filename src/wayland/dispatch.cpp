@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <poll.h>
+#include <unistd.h>
 #include <time.h>
 
 namespace sfw::wl {
@@ -20,14 +21,21 @@ timespec remaining(Clock::time_point deadline) noexcept {
 }
 
 // poll() on the display fd for `events` until the deadline: >0 ready (revents in *revents), 0 timeout,
-// <0 error (errno). EINTR restarts with the time left.
-int poll_until(int fd, short events, Clock::time_point deadline, short *revents) noexcept {
+// <0 error (errno). EINTR restarts with the time left. With a `wake_fd`, its POLLIN also ends the wait
+// (*woken; the eventfd is drained).
+int poll_until(int fd, short events, Clock::time_point deadline, short *revents, int wake_fd = -1,
+               bool *woken = nullptr) noexcept {
   for (;;) {
-    pollfd pfd{fd, events, 0};
+    pollfd pfd[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
     timespec ts = remaining(deadline);
-    int r = ppoll(&pfd, 1, &ts, nullptr);
+    int r = ppoll(pfd, wake_fd >= 0 ? 2 : 1, &ts, nullptr);
     if (r < 0 && errno == EINTR) continue;
-    *revents = pfd.revents;
+    *revents = pfd[0].revents;
+    if (wake_fd >= 0 && (pfd[1].revents & POLLIN) != 0) {
+      uint64_t count;
+      (void)!read(wake_fd, &count, sizeof count);
+      *woken = true;
+    }
     return r;
   }
 }
@@ -57,7 +65,7 @@ Status flush(wl_display *display, Clock::time_point deadline) noexcept {
 }
 
 Status dispatch_until(wl_display *display, wl_event_queue *queue, bool (*done)(void *), void *ctx,
-                      Clock::time_point deadline) noexcept {
+                      Clock::time_point deadline, int wake_fd) noexcept {
   const int fd = wl_display_get_fd(display);
   for (;;) {
     if (wl_display_dispatch_queue_pending(display, queue) < 0) return Status::lost;
@@ -77,7 +85,12 @@ Status dispatch_until(wl_display *display, wl_event_queue *queue, bool (*done)(v
     }
 
     short revents = 0;
-    int r = poll_until(fd, POLLIN, deadline, &revents);
+    bool woken = false;
+    int r = poll_until(fd, POLLIN, deadline, &revents, wake_fd, &woken);
+    if (woken && (revents & (POLLIN | POLLHUP | POLLERR)) == 0) { // not the display: ask done() again
+      wl_display_cancel_read(display);
+      continue;
+    }
     if (r < 0 || (revents & POLLNVAL) != 0) {
       wl_display_cancel_read(display);
       SFW_WARN("wayland: poll on the display fd failed (errno %d)", errno);

@@ -26,14 +26,16 @@ Status flush(wl_display *display, Clock::time_point deadline) noexcept;
 // Dispatches `queue` until done(ctx) is true (ok) or `deadline` passes (timeout). A deadline already
 // past still does one non-blocking read. Returns `lost` when the connection dies. As libwayland defines
 // it, read_events waits for other threads that prepared a read (they wake on the same readable fd).
+// `wake_fd` (an eventfd, or -1): done() is also asked again whenever it is written to; it is drained then.
 Status dispatch_until(wl_display *display, wl_event_queue *queue, bool (*done)(void *), void *ctx,
-                      Clock::time_point deadline) noexcept;
+                      Clock::time_point deadline, int wake_fd = -1) noexcept;
 
 template <typename F>
-Status dispatch_until(wl_display *display, wl_event_queue *queue, F &&done, Clock::time_point deadline) noexcept {
+Status dispatch_until(wl_display *display, wl_event_queue *queue, F &&done, Clock::time_point deadline,
+                      int wake_fd = -1) noexcept {
   return dispatch_until(
       display, queue, [](void *f) { return static_cast<bool>((*static_cast<F *>(f))()); },
-      const_cast<void *>(static_cast<const void *>(&done)), deadline);
+      const_cast<void *>(static_cast<const void *>(&done)), deadline, wake_fd);
 }
 
 // wl_display.sync through `display_wrapper` (a wrapper on `queue`), then dispatch until its callback or

@@ -66,6 +66,8 @@ void registry_global(void *data, wl_registry *, uint32_t name, const char *inter
     q->info.explicit_sync = true;
   } else if (strcmp(interface, "wp_presentation") == 0) {
     q->info.presentation = true;
+  } else if (strcmp(interface, "wp_linux_drm_syncobj_manager_v1") == 0) {
+    q->info.drm_syncobj = true;
   }
 }
 void registry_global_remove(void *, wl_registry *, uint32_t) {}
@@ -186,9 +188,9 @@ Status query_display(wl_display *display, std::chrono::milliseconds timeout, Dis
     return s;
   }
   SFW_INFO("wayland: zwp_linux_dmabuf_v1 v%u with %zu format/modifier pairs%s; tearing control %d, explicit sync %d, "
-           "presentation %d",
+           "presentation %d, drm syncobj %d",
            info.dmabuf_version, info.dmabuf.size(), info.dmabuf_feedback ? " (feedback)" : "", info.tearing_control,
-           info.explicit_sync, info.presentation);
+           info.explicit_sync, info.presentation, info.drm_syncobj);
   Cache &c = cache();
   std::lock_guard lock(c.mutex);
   CacheEntry &entry = c.entries[display];

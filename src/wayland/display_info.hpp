@@ -23,6 +23,7 @@ struct DisplayInfo {
   bool tearing_control = false;         // wp_tearing_control_manager_v1
   bool explicit_sync = false;           // zwp_linux_explicit_synchronization_v1
   bool presentation = false;            // wp_presentation
+  bool drm_syncobj = false;             // wp_linux_drm_syncobj_manager_v1
   bool dmabuf_feedback = false;         // the pairs came from v4 feedback
 
   bool supports(FormatModifier fm) const noexcept;

@@ -225,7 +225,7 @@ Status SurfaceLink::create_buffer(uint32_t width, uint32_t height, FormatModifie
 }
 
 Status SurfaceLink::present(Buffer &buffer, std::span<const Rect> damage, bool want_frame_callback,
-                            std::chrono::milliseconds flush_timeout) {
+                            std::chrono::milliseconds flush_timeout, SyncPoints *points) {
   if (buffer.busy_) {
     SFW_DEBUG("wayland: present of a buffer the compositor still holds");
     return Status::refused;
@@ -249,8 +249,10 @@ Status SurfaceLink::present(Buffer &buffer, std::span<const Rect> damage, bool w
     frame_callback_.reset(wl_surface_frame(surface));
     if (frame_callback_) wl_callback_add_listener(frame_callback_.get(), &frame_listener, this);
   }
+  const bool explicit_sync = points != nullptr && points->surface->set_points(*points->timeline, points->acquire, points->release);
   wl_surface_commit(surface);
-  buffer.busy_ = true;
+  buffer.busy_ = !explicit_sync;
+  if (points != nullptr) points->sent = explicit_sync;
   return flush(display_, deadline_after(flush_timeout));
 }
 
@@ -259,8 +261,8 @@ void SurfaceLink::on_frame_done(void *data, wl_callback *callback, uint32_t) {
   if (link->frame_callback_.get() == callback) link->frame_callback_.reset();
 }
 
-Status SurfaceLink::wait_until(const std::function<bool()> &done, std::chrono::nanoseconds timeout) {
-  return dispatch_until(display_, queue_.get(), [&done] { return done(); }, deadline_after(timeout));
+Status SurfaceLink::wait_until(const std::function<bool()> &done, std::chrono::nanoseconds timeout, int wake_fd) {
+  return dispatch_until(display_, queue_.get(), [&done] { return done(); }, deadline_after(timeout), wake_fd);
 }
 
 Status SurfaceLink::dispatch_pending() {

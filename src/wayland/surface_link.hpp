@@ -9,6 +9,7 @@
 #include "wayland/formats.hpp"
 #include "wayland/owners.hpp"
 #include "wayland/status.hpp"
+#include "wayland/syncobj_surface.hpp"
 
 #include <wayland-client-protocol.h>
 
@@ -87,12 +88,21 @@ public:
   // empty `damage` = everything) + optional frame callback + commit + bounded flush. Marks the buffer busy.
   // `refused` if the buffer is still busy (attached and not released). A flush `timeout` leaves the
   // commit queued in libwayland: it goes out with the next flush.
+  // `points` (wp_linux_drm_syncobj_v1): the commit carries them, and the buffer's release is its release point,
+  // not wl_buffer.release (whose delivery the protocol leaves undefined), so it is not marked busy.
+  struct SyncPoints {
+    SyncobjSurface *surface;
+    const SyncobjSurface::Timeline *timeline;
+    uint64_t acquire, release;
+    bool sent = false; // out: false when the surface had abandoned explicit sync (the commit went out implicit)
+  };
   Status present(Buffer &buffer, std::span<const Rect> damage, bool want_frame_callback,
-                 std::chrono::milliseconds flush_timeout);
+                 std::chrono::milliseconds flush_timeout, SyncPoints *points = nullptr);
   bool frame_pending() const noexcept { return static_cast<bool>(frame_callback_); }
 
   // Dispatches this link's queue until done() or the timeout; a zero timeout does one non-blocking read.
-  Status wait_until(const std::function<bool()> &done, std::chrono::nanoseconds timeout);
+  // done() is also asked whenever `wake_fd` (an eventfd, or -1) is written to.
+  Status wait_until(const std::function<bool()> &done, std::chrono::nanoseconds timeout, int wake_fd = -1);
   // One non-blocking read and dispatch: ok, or lost.
   Status dispatch_pending();
   // A bounded wl_display.sync on this link's queue.

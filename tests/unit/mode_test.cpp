@@ -74,10 +74,43 @@ TEST(Mode, ForcedModesThatCannotWorkFallBackToAuto) {
   EXPECT_EQ(d.mode, Mode::passthrough);
 }
 
+// Issue 18: drm-syncobj where the compositor has wp_linux_drm_syncobj_v1 and the layer a render node with timelines;
+// it needs the driver's SYNC_FD semaphore export, but not the dma-buf ioctls.
+TEST(Mode, CompositorSyncobjAndRenderNodeGiveDrmSyncobj) {
+  ModeFacts f = everything();
+  f.compositor_drm_syncobj = f.render_node_timelines = true;
+  EXPECT_EQ(decide_mode(f, ModeRequest::automatic).mode, Mode::drm_syncobj);
+  f.kernel_sync_file = Tristate::no;
+  EXPECT_EQ(decide_mode(f, ModeRequest::automatic).mode, Mode::drm_syncobj);
+  EXPECT_EQ(decide_mode(f, ModeRequest::drm_syncobj).mode, Mode::drm_syncobj);
+  f.kernel_sync_file = Tristate::yes;
+  EXPECT_EQ(decide_mode(f, ModeRequest::syncfile).mode, Mode::syncfile) << "syncfile may be forced beside it";
+  EXPECT_EQ(decide_mode(f, ModeRequest::cpu_wait).mode, Mode::cpu_wait);
+
+  ModeFacts g = everything();
+  g.compositor_drm_syncobj = true; // no render node
+  ModeDecision d = decide_mode(g, ModeRequest::automatic);
+  EXPECT_EQ(d.mode, Mode::syncfile);
+  EXPECT_NE(d.reasons.find("no render node with DRM syncobj timelines"), std::string::npos) << d.reasons;
+  d = decide_mode(g, ModeRequest::drm_syncobj);
+  EXPECT_TRUE(d.request_ignored);
+  EXPECT_EQ(d.mode, Mode::syncfile);
+  EXPECT_NE(d.reasons.find("render node"), std::string::npos) << d.reasons;
+
+  ModeFacts h = everything();
+  h.compositor_drm_syncobj = h.render_node_timelines = true;
+  h.semaphore_sync_fd_export = false;
+  EXPECT_EQ(decide_mode(h, ModeRequest::automatic).mode, Mode::cpu_wait);
+  EXPECT_EQ(decide_mode(everything(), ModeRequest::automatic).mode, Mode::syncfile) << "weston 14: no syncobj manager";
+}
+
 TEST(Mode, ParsesRequests) {
   ModeRequest r{};
   EXPECT_TRUE(parse_mode_request("cpu-wait", &r));
   EXPECT_EQ(r, ModeRequest::cpu_wait);
+  EXPECT_TRUE(parse_mode_request("drm-syncobj", &r));
+  EXPECT_EQ(r, ModeRequest::drm_syncobj);
+  EXPECT_EQ(std::string(to_string(Mode::drm_syncobj)), "drm-syncobj");
   EXPECT_TRUE(parse_mode_request("AUTO", &r));
   EXPECT_EQ(r, ModeRequest::automatic);
   EXPECT_FALSE(parse_mode_request("fast", &r));

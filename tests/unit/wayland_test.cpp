@@ -194,6 +194,11 @@ TEST(DebugFlags, Parses) {
   sfw::DebugFlags swapchain = parse_debug_flags("no-semaphore-import,fail-import-at=7");
   EXPECT_TRUE(swapchain.no_semaphore_import);
   EXPECT_EQ(swapchain.fail_import_at, 7);
+  EXPECT_EQ(swapchain.fail_syncobj_at, 0);
+  sfw::DebugFlags syncobj = parse_debug_flags("fail-syncobj-at=3,syncobj-emfile-at=5");
+  EXPECT_EQ(syncobj.fail_syncobj_at, 3);
+  EXPECT_EQ(syncobj.syncobj_emfile_at, 5);
+  EXPECT_EQ(syncobj.fail_import_at, 0);
 }
 
 TEST(WaylandDeadline, Saturates) {

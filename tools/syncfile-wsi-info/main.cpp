@@ -1,5 +1,6 @@
 // syncfile-wsi-info: what the kernel, the Vulkan drivers, the compositor and the layer's installation
 // offer, and the mode the layer would choose (the layer's own decision code). See --help.
+#include "kernel/drm_syncobj.hpp"
 #include "info.hpp"
 
 #include <algorithm>
@@ -21,11 +22,12 @@ const char *const kUsage =
     "  --json       the same facts as JSON\n"
     "  --device N   the device whose verdict sets the exit status (the loader's order)\n"
     "  --verbose    list every compositor format and device extension\n"
-    "Exit status: 0 syncfile, 1 cpu-wait, 2 passthrough or not installed/enabled,\n"
+    "Exit status: 0 drm-syncobj or syncfile, 1 cpu-wait, 2 passthrough or not installed/enabled,\n"
     "             3 cannot tell (no compositor or no Vulkan device), 64 usage error.\n";
 
 int exit_code_for(Mode mode) {
   switch (mode) {
+  case Mode::drm_syncobj:
   case Mode::syncfile: return 0;
   case Mode::cpu_wait: return 1;
   case Mode::passthrough: return 2;
@@ -53,6 +55,8 @@ void decide(Report *r) {
     }
     v.facts.common_format = !v.common.empty();
     v.facts.kernel_sync_file = r->kernel.sync_file;
+    v.facts.compositor_drm_syncobj = r->compositor.drm_syncobj != 0;
+    v.facts.render_node_timelines = v.facts.compositor_drm_syncobj && kernel::RenderNode::shared() != nullptr;
     v.decision = decide_mode(v.facts, request);
     r->verdicts.push_back(v);
   }
