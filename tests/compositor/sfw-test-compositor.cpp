@@ -41,6 +41,7 @@ struct Options {
   int exit_after_ms = 0;
   int acquire_bound_ms = 10000;
   int release_delay_ms = 0;
+  int release_fence_ms = 0; // >0: release points get a pending (vgem) fence that signals this much later, as a GPU's
   int refresh_ms = 16;
   bool no_buffer_release = false;
   bool require_syncobj = false;
@@ -49,6 +50,7 @@ struct Options {
 
 struct Stats {
   unsigned long clients = 0, commits = 0, with_buffer = 0, explicit_sync = 0, released = 0, violations = 0;
+  unsigned long release_fences = 0; // --release-fence-ms: pending fences put on release points
 } stats;
 
 wl_display *display;
@@ -234,6 +236,110 @@ struct SyncSurface {
   Point acquire, release;     // pending, applied at commit
 };
 
+// ---- --release-fence-ms: a release point with a fence still pending, as a GPU compositor's --------------
+
+// vgem (userspace-signalled fences) through raw ioctls; these match the kernel's include/uapi/drm/vgem_drm.h.
+struct VgemFenceAttach { uint32_t handle, flags, out_fence, pad; };
+struct VgemFenceSignal { uint32_t fence, flags; };
+constexpr unsigned long kVgemFenceAttach = DRM_IOWR(DRM_COMMAND_BASE + 0x1, VgemFenceAttach);
+constexpr unsigned long kVgemFenceSignal = DRM_IOW(DRM_COMMAND_BASE + 0x2, VgemFenceSignal);
+int vgem_fd = -1;
+
+int open_vgem() {
+  for (int minor = 0; minor < 16; ++minor) {
+    std::string path = "/dev/dri/card" + std::to_string(minor);
+    int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) continue;
+    char name[16] = {};
+    drm_version v{};
+    v.name = name;
+    v.name_len = sizeof name - 1;
+    if (ioctl(fd, DRM_IOCTL_VERSION, &v) == 0 && strcmp(name, "vgem") == 0) return fd;
+    close(fd);
+  }
+  return -1;
+}
+
+// An unsignalled fence alone in a sync_file (on a fresh 1x1 vgem buffer), and its vgem id; false on failure.
+bool vgem_sync_file(int *sync_file, uint32_t *fence) {
+  drm_mode_create_dumb dumb{};
+  dumb.width = dumb.height = 1;
+  dumb.bpp = 32;
+  if (ioctl(vgem_fd, DRM_IOCTL_MODE_CREATE_DUMB, &dumb) != 0) return false;
+  VgemFenceAttach attach{dumb.handle, 1 /* write */, 0, 0};
+  drm_prime_handle prime{dumb.handle, DRM_CLOEXEC | DRM_RDWR, -1};
+  bool ok = ioctl(vgem_fd, kVgemFenceAttach, &attach) == 0 && ioctl(vgem_fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime) == 0;
+  dma_buf_export_sync_file exported{DMA_BUF_SYNC_RW, -1};
+  ok = ok && ioctl(prime.fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &exported) == 0;
+  if (prime.fd >= 0) close(prime.fd);
+  drm_gem_close gem{dumb.handle, 0};
+  ioctl(vgem_fd, DRM_IOCTL_GEM_CLOSE, &gem);
+  *sync_file = exported.fd;
+  *fence = attach.out_fence;
+  return ok;
+}
+
+// One release fence in flight: at its timer the buffer is sampled once more, then the fence signals.
+struct PendingRelease {
+  BufferRef buffer;
+  std::optional<uint64_t> sample;
+  unsigned surface, commit;
+  uint32_t fence;
+  wl_event_source *timer = nullptr;
+};
+std::vector<std::unique_ptr<PendingRelease>> pending_releases;
+
+int on_release_fence(void *d) {
+  auto *r = static_cast<PendingRelease *>(d);
+  if (r->sample) { // judged even after the client destroyed the wl_buffer: the memory is the same
+    std::optional<uint64_t> again = r->buffer->sample();
+    if (again && *again != *r->sample)
+      violation(r->surface, r->commit, "buffer written before the release point's fence signalled");
+  }
+  VgemFenceSignal signal{r->fence, 0};
+  if (ioctl(vgem_fd, kVgemFenceSignal, &signal) != 0)
+    fprintf(stderr, "sfw-test-compositor: cannot signal a vgem fence: %s\n", strerror(errno));
+  wl_event_source_remove(r->timer);
+  auto it = std::find_if(pending_releases.begin(), pending_releases.end(), [r](const auto &p) { return p.get() == r; });
+  pending_releases.erase(it);
+  return 0;
+}
+
+// Puts a pending fence on the release point (through a binary syncobj: FD_TO_HANDLE with IMPORT_SYNC_FILE, then
+// TRANSFER), signalled --release-fence-ms later. False: the point is to be signalled on the CPU instead.
+bool fence_release(Frame &f) {
+  int sync_file = -1;
+  uint32_t fence = 0;
+  if (vgem_fd < 0 || !vgem_sync_file(&sync_file, &fence)) {
+    if (sync_file >= 0) close(sync_file);
+    fprintf(stderr, "sfw-test-compositor: no vgem fence for a release point (%s)\n", strerror(errno));
+    return false;
+  }
+  drm_syncobj_create binary{};
+  bool ok = drm_ioctl(DRM_IOCTL_SYNCOBJ_CREATE, &binary) == 0;
+  drm_syncobj_handle import{};
+  import.handle = binary.handle;
+  import.flags = DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE;
+  import.fd = sync_file;
+  ok = ok && drm_ioctl(DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, &import) == 0;
+  drm_syncobj_transfer transfer{};
+  transfer.src_handle = binary.handle;
+  transfer.dst_handle = f.release.timeline->handle;
+  transfer.dst_point = f.release.value;
+  ok = ok && drm_ioctl(DRM_IOCTL_SYNCOBJ_TRANSFER, &transfer) == 0;
+  close(sync_file);
+  if (binary.handle != 0) {
+    drm_syncobj_destroy destroy{binary.handle, 0};
+    drm_ioctl(DRM_IOCTL_SYNCOBJ_DESTROY, &destroy);
+  }
+  auto r = std::make_unique<PendingRelease>(PendingRelease{f.buffer, f.sample, f.surface->id, f.commit, fence});
+  r->timer = wl_event_loop_add_timer(loop, on_release_fence, r.get());
+  wl_event_source_timer_update(r->timer, opt.release_fence_ms);
+  pending_releases.push_back(std::move(r)); // signalled even if the transfer failed: vgem must not wait 10 s
+  if (ok) ++stats.release_fences;
+  return ok;
+}
+
 // The compositor is done with f's buffer: sample again (a change means the client wrote it too early),
 // then signal the release point and send wl_buffer.release.
 void finish_release(Frame &f) {
@@ -244,7 +350,9 @@ void finish_release(Frame &f) {
     if (again && *again != *f.sample)
       violation(f.surface->id, f.commit, "buffer written while the compositor held it");
   }
-  if (f.release) {
+  if (f.release && opt.release_fence_ms > 0 && fence_release(f)) {
+    ++stats.released;
+  } else if (f.release) {
     if (f.release.timeline->signal(f.release.value)) ++stats.released;
     else fprintf(stderr, "sfw-test-compositor: cannot signal a release point: %s\n", strerror(errno));
   }
@@ -297,29 +405,27 @@ int on_acquire_bound(void *d) {
 }
 
 // Wait, through the event loop, for the acquire point to be signalled (not just available: flags 0), or
-// for an implicit-sync buffer's write fences (a dma-buf polls readable once they signalled).
+// for an implicit-sync buffer's write fences (a dma-buf polls readable once they signalled; a file that
+// cannot be polled, a memfd on a host without dma-bufs, has none).
 void start_wait(Frame &f) {
-  if (!f.buffer) {
-    f.ready = true;
-    return;
-  }
-  if (f.acquire) {
+  if (f.buffer && f.acquire) {
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     drm_syncobj_eventfd e{};
     e.handle = f.acquire.timeline->handle;
     e.point = f.acquire.value;
     e.fd = efd;
-    if (efd < 0 || drm_ioctl(DRM_IOCTL_SYNCOBJ_EVENTFD, &e) != 0) {
+    if (efd >= 0 && drm_ioctl(DRM_IOCTL_SYNCOBJ_EVENTFD, &e) == 0)
+      f.wait = wl_event_loop_add_fd(loop, efd, WL_EVENT_READABLE, on_ready, &f);
+    else
       fprintf(stderr, "sfw-test-compositor: cannot wait for an acquire point (%s): reading at once\n", strerror(errno));
-      if (efd >= 0) close(efd);
-      f.ready = true;
-      f.sample = f.buffer->sample();
-      return;
-    }
-    f.wait = wl_event_loop_add_fd(loop, efd, WL_EVENT_READABLE, on_ready, &f);
-    close(efd); // the loop keeps its own duplicate; the kernel keeps its reference
-  } else {
+    if (efd >= 0) close(efd); // the loop keeps its own duplicate; the kernel keeps its reference
+  } else if (f.buffer) {
     f.wait = wl_event_loop_add_fd(loop, f.buffer->fd, WL_EVENT_READABLE, on_ready, &f);
+  }
+  if (f.wait == nullptr) {
+    f.ready = true;
+    if (f.buffer) f.sample = f.buffer->sample();
+    return;
   }
   f.bound = wl_event_loop_add_timer(loop, on_acquire_bound, &f);
   wl_event_source_timer_update(f.bound, opt.acquire_bound_ms);
@@ -727,7 +833,9 @@ wl_listener client_listener{{}, client_created};
   fprintf(status == 0 ? stdout : stderr,
           "usage: sfw-test-compositor --socket NAME [--ready-fd N] [--exit-after-ms N] [--exit-on-disconnect]\n"
           "         [--refresh-ms N (16)] [--release-delay-ms N (0)] [--acquire-bound-ms N (10000)]\n"
-          "         [--no-buffer-release] [--require-syncobj]\n"
+          "         [--no-buffer-release] [--require-syncobj] [--release-fence-ms N]\n"
+          "--release-fence-ms: each release point gets an unsignalled vgem fence that signals N ms later (a GPU\n"
+          "compositor's release); the buffer is sampled once more just before.\n"
           "TEST DOUBLE compositor: wl_compositor, xdg_wm_base, zwp_linux_dmabuf_v1 (LINEAR [AX]RGB/[AX]BGR8888),\n"
           "wp_linux_drm_syncobj_manager_v1 when a render node has syncobj timelines. Judges explicit sync;\n"
           "VIOLATION lines on stderr, a summary on stdout; exit 0: no violations, 1: violations, 2: usage/start.\n");
@@ -759,6 +867,7 @@ int main(int argc, char **argv) {
     else if (a == "--exit-after-ms") opt.exit_after_ms = int_arg(argv[i], v), ++i;
     else if (a == "--refresh-ms") opt.refresh_ms = std::max(1, int_arg(argv[i], v)), ++i;
     else if (a == "--release-delay-ms") opt.release_delay_ms = int_arg(argv[i], v), ++i;
+    else if (a == "--release-fence-ms") opt.release_fence_ms = int_arg(argv[i], v), ++i;
     else if (a == "--acquire-bound-ms") opt.acquire_bound_ms = std::max(1, int_arg(argv[i], v)), ++i;
     else usage(2);
   }
@@ -769,6 +878,10 @@ int main(int argc, char **argv) {
   if (drm_fd < 0) {
     fprintf(stderr, "sfw-test-compositor: %s: wp_linux_drm_syncobj_manager_v1 is not offered\n", node.c_str());
     if (opt.require_syncobj) return 2;
+  }
+  if (opt.release_fence_ms > 0 && (vgem_fd = open_vgem()) < 0) {
+    fprintf(stderr, "sfw-test-compositor: --release-fence-ms needs vgem (modprobe vgem): none in /dev/dri\n");
+    return 2;
   }
   display = wl_display_create();
   loop = wl_display_get_event_loop(display);
@@ -799,12 +912,18 @@ int main(int argc, char **argv) {
   }
 
   wl_display_run(display);
+  for (auto &r : pending_releases) { // nobody waits for them now; a vgem fence left alone signals only after 10 s
+    VgemFenceSignal signal{r->fence, 0};
+    ioctl(vgem_fd, kVgemFenceSignal, &signal);
+  }
   wl_display_destroy_clients(display); // frees every surface, frame and buffer through the destroy hooks
   printf("sfw-test-compositor: %lu clients, %lu commits, %lu with a buffer, %lu with explicit sync, "
-         "%lu release points signalled, %lu violations\n",
-         stats.clients, stats.commits, stats.with_buffer, stats.explicit_sync, stats.released, stats.violations);
+         "%lu release points signalled (%lu through a pending fence), %lu violations\n",
+         stats.clients, stats.commits, stats.with_buffer, stats.explicit_sync, stats.released, stats.release_fences,
+         stats.violations);
   fflush(stdout);
   wl_display_destroy(display);
   if (drm_fd >= 0) close(drm_fd);
+  if (vgem_fd >= 0) close(vgem_fd);
   return stats.violations == 0 ? 0 : 1;
 }

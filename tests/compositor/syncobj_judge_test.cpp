@@ -50,7 +50,8 @@ void signal_point(uint32_t handle, uint64_t point) {
   drm_syncobj_timeline_array a{uintptr_t(&handle), uintptr_t(&point), 1, 0};
   if (ioctl(drm_fd, DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, &a) != 0) perror("TIMELINE_SIGNAL"), exit(1);
 }
-bool wait_point(uint32_t handle, uint64_t point) { // 5 s
+// 5 s; available_only: the point has a fence (maybe unsignalled), which is all a client may not wait for.
+bool wait_point(uint32_t handle, uint64_t point, bool available_only = false) {
   timespec now{};
   clock_gettime(CLOCK_MONOTONIC, &now);
   drm_syncobj_timeline_wait w{};
@@ -58,11 +59,11 @@ bool wait_point(uint32_t handle, uint64_t point) { // 5 s
   w.points = uintptr_t(&point);
   w.timeout_nsec = (now.tv_sec + 5) * 1000000000ll + now.tv_nsec;
   w.count_handles = 1;
-  w.flags = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT;
+  w.flags = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT | (available_only ? DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE : 0);
   return ioctl(drm_fd, DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, &w) == 0;
 }
 
-enum class Bad { none, write_held, reuse_release, no_acquire, never_signal, conflicting, surface_exists };
+enum class Bad { none, write_held, release_available, reuse_release, no_acquire, never_signal, conflicting, surface_exists };
 struct Case {
   const char *name;
   bool explicit_sync;
@@ -171,10 +172,11 @@ bool run_client(const Case &k, const char *socket) {
   for (int i = 0; i < frames && alive; ++i) {
     Buf &b = bufs[i % 2];
     bool held_write = k.bad == Bad::write_held && i >= 2;
-    if (k.explicit_sync && b.release_point > 0 && !held_write && !wait_point(b.release, b.release_point))
+    if (k.explicit_sync && b.release_point > 0 && !held_write &&
+        !wait_point(b.release, b.release_point, k.bad == Bad::release_available))
       return fprintf(stderr, "  release point %llu never signalled\n", (unsigned long long)b.release_point), false;
     while (!k.explicit_sync && b.busy && !held_write && alive) alive = wl_display_dispatch(c.display) >= 0;
-    auto paint = [&] { memset(b.map, 0x10 + 0x20 * i, Size); }; // a different colour each frame
+    auto paint = [&] { memset(b.map, 0x11 * (i + 1), Size); }; // a different colour each frame (12 < 15)
     if (!k.explicit_sync) paint();
     wl_surface_attach(surface, b.buffer, 0, 0);
     wl_surface_damage_buffer(surface, 0, 0, W, H);
@@ -275,6 +277,9 @@ int main(int argc, char **argv) {
       {"explicit-good", true, Bad::none, nullptr, {"--release-delay-ms", "30", "--require-syncobj"}},
       {"explicit-good-no-buffer-release", true, Bad::none, nullptr, {"--no-buffer-release", "--require-syncobj"}},
       {"explicit-write-held", true, Bad::write_held, "buffer written while the compositor held it", {"--release-delay-ms", "100"}},
+      {"explicit-release-fence-good", true, Bad::none, nullptr, {"--release-fence-ms", "50", "--require-syncobj"}},
+      {"explicit-release-fence-available-only", true, Bad::release_available,
+       "buffer written before the release point's fence signalled", {"--release-fence-ms", "200"}},
       {"explicit-reused-release-point", true, Bad::reuse_release, "release point 1 already signalled", {}},
       {"explicit-no-acquire-point", true, Bad::no_acquire, "a buffer without an acquire point", {}},
       {"explicit-conflicting-points", true, Bad::conflicting, "acquire point not below", {}},
