@@ -228,7 +228,7 @@ bool run_case(const char *compositor, const Case &k) {
   if (pipe(ready) != 0 || log < 0) return perror("pipe"), false;
   std::string ready_fd = std::to_string(ready[1]);
   std::vector<const char *> argv = {compositor, "--socket", socket.c_str(), "--ready-fd", ready_fd.c_str(),
-                                    "--exit-on-disconnect", "--exit-after-ms", "60000"};
+                                    "--exit-on-disconnect", "--exit-after-ms", "20000"}; // a hung case fails alone
   argv.insert(argv.end(), k.args.begin(), k.args.end());
   argv.push_back(nullptr);
   pid_t pid = fork();
