@@ -65,7 +65,7 @@ const SurfaceState::PerDevice &surface_decision(InstanceState &inst, VkPhysicalD
   facts.common_format = facts.compositor_dmabuf && !offered_formats(d).empty();
   facts.compositor_drm_syncobj = status == wl::Status::ok && info->drm_syncobj;
   // The render node is looked for (once per process) only where the compositor could use it.
-  facts.render_node_timelines = facts.compositor_drm_syncobj && kernel::RenderNode::shared() != nullptr;
+  facts.render_node_timelines = facts.compositor_drm_syncobj && kernel::RenderNode::available();
   auto kernel = kernel::sync_file_support();
   facts.kernel_sync_file = kernel.support == kernel::Support::supported     ? Tristate::yes
                            : kernel.support == kernel::Support::unsupported ? Tristate::no

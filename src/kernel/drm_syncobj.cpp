@@ -1,5 +1,7 @@
 #include "kernel/drm_syncobj.hpp"
 
+#include "log.hpp"
+
 #include <drm.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -65,10 +67,12 @@ Result<void> transfer(int node, uint32_t src, uint64_t src_point, uint32_t dst, 
 }
 
 struct SharedNode {
-  std::once_flag once;
-  std::optional<RenderNode> node;
+  std::once_flag probed;
+  char path[32] = {}; // empty: none
   const char *reason = "not probed";
   char text[80] = {};
+  std::mutex mutex; // guards open
+  std::weak_ptr<const RenderNode> open;
 };
 SharedNode shared_node;
 
@@ -87,25 +91,49 @@ Result<RenderNode> RenderNode::open(const char *path) noexcept {
   return node;
 }
 
-const RenderNode *RenderNode::shared() noexcept {
-  std::call_once(shared_node.once, [] {
+namespace {
+void probe_shared_node() noexcept {
+  std::call_once(shared_node.probed, [] {
     shared_node.reason = "no render node with DRM_CAP_SYNCOBJ_TIMELINE in /dev/dri";
     for (int minor = 128; minor < 192; ++minor) {
       char path[32];
       snprintf(path, sizeof path, "/dev/dri/renderD%d", minor);
-      auto node = open(path);
-      if (!node) continue;
-      shared_node.node.emplace(std::move(*node));
+      if (!RenderNode::open(path)) continue; // closed again: shared() opens it when it is wanted
+      snprintf(shared_node.path, sizeof shared_node.path, "%s", path);
       snprintf(shared_node.text, sizeof shared_node.text, "syncobj timelines on %s", path);
       shared_node.reason = shared_node.text;
       return;
     }
   });
-  return shared_node.node ? &*shared_node.node : nullptr;
+}
+} // namespace
+
+bool RenderNode::available() noexcept {
+  probe_shared_node();
+  return shared_node.path[0] != '\0';
+}
+
+std::shared_ptr<const RenderNode> RenderNode::shared() noexcept {
+  if (!available()) return nullptr;
+  std::lock_guard lock(shared_node.mutex);
+  if (auto node = shared_node.open.lock()) return node;
+  auto node = open(shared_node.path);
+  if (!node) {
+    char why[160];
+    SFW_WARN("kernel: cannot open %s again: %s", shared_node.path, format_error(node.error(), why, sizeof why));
+    return nullptr;
+  }
+  try {
+    std::shared_ptr<const RenderNode> held(new RenderNode(std::move(*node)));
+    shared_node.open = held;
+    return held;
+  } catch (const std::bad_alloc &) {
+    return nullptr;
+  }
 }
 
 const char *RenderNode::shared_reason() noexcept {
-  (void)shared();
+  probe_shared_node();
   return shared_node.reason;
 }
 

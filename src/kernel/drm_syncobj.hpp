@@ -13,15 +13,18 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 
 namespace sfw::kernel {
 
-// A render node with DRM_CAP_SYNCOBJ_TIMELINE, opened once per process (the first of /dev/dri/renderD128..191
-// that has it) and kept until the library is unloaded. Null, with the reason, when there is none.
+// A render node with DRM_CAP_SYNCOBJ_TIMELINE: the first of /dev/dri/renderD128..191 that has it, found once per
+// process. It is open only while someone holds shared() (the drm-syncobj swapchains), so an app that has destroyed
+// them keeps no fd of the layer's. available() answers from the probe and opens nothing.
 class RenderNode {
 public:
-  static const RenderNode *shared() noexcept;
-  static const char *shared_reason() noexcept; // a static string: why shared() is null, or the node's path
+  static bool available() noexcept;
+  static std::shared_ptr<const RenderNode> shared() noexcept; // null: none (shared_reason), or no memory or fds
+  static const char *shared_reason() noexcept; // a static string: why there is none, or the node's path
   int fd() const noexcept { return fd_.get(); }
   const char *path() const noexcept { return path_; }
   // Opens `path` if it has timelines (tests and syncfile-wsi-info).

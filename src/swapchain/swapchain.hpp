@@ -28,6 +28,10 @@
 struct wl_display;
 struct wl_surface;
 
+namespace sfw::kernel {
+class RenderNode;
+}
+
 namespace sfw {
 
 // The bound on waits for the layer's own GPU work (its present submits, a lazy take-back's reads).
@@ -181,6 +185,7 @@ private:
 
   SwapchainParams params_;
   Mode mode_;
+  std::shared_ptr<const kernel::RenderNode> render_node_; // drm-syncobj: open while a swapchain has timelines on it
   bool suboptimal_once_ = false;
   bool fifo_ = false; // FIFO pacing (the frame callback) for the next present; under frame_mutex_
   const char *degrade_reason_ = ""; // a static string

@@ -234,10 +234,10 @@ VkResult Swapchain::create_buffer(Image &image) {
 }
 
 VkResult Swapchain::create_timelines() noexcept {
-  const kernel::RenderNode *node = kernel::RenderNode::shared();
-  if (node == nullptr || params_.syncobj == nullptr || !params_.syncobj->active()) {
+  render_node_ = kernel::RenderNode::shared();
+  if (render_node_ == nullptr || params_.syncobj == nullptr || !params_.syncobj->active()) {
     SFW_WARN("swapchain: no drm-syncobj (%s): the dma-buf sync_file path instead",
-             node == nullptr ? kernel::RenderNode::shared_reason() : "the surface gave up explicit sync");
+             render_node_ == nullptr ? kernel::RenderNode::shared_reason() : "the surface gave up explicit sync");
     return VK_ERROR_INITIALIZATION_FAILED;
   }
   char why[160];
@@ -249,7 +249,7 @@ VkResult Swapchain::create_timelines() noexcept {
   if (!release_wake_) return failed(kernel::Error::from_errno("eventfd", -1, errno));
   try {
     for (auto &image : images_) {
-      auto timeline = kernel::Timeline::create(*node);
+      auto timeline = kernel::Timeline::create(*render_node_);
       if (!timeline) return failed(timeline.error());
       auto fd = timeline->export_fd();
       if (!fd) return failed(fd.error());

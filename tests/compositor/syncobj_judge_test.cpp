@@ -265,8 +265,9 @@ bool run_case(const char *compositor, const Case &k) {
 
 int main(int argc, char **argv) {
   if (argc != 2) return fprintf(stderr, "usage: syncobj_judge_test COMPOSITOR\n"), 64;
-  if (getenv("XDG_RUNTIME_DIR") == nullptr) {
-    static char dir[] = "/tmp/sfw-judge-XXXXXX";
+  static char dir[] = "/tmp/sfw-judge-XXXXXX";
+  bool own_dir = getenv("XDG_RUNTIME_DIR") == nullptr;
+  if (own_dir) {
     if (mkdtemp(dir) == nullptr) return perror("mkdtemp"), 1;
     setenv("XDG_RUNTIME_DIR", dir, 1);
   }
@@ -296,5 +297,6 @@ int main(int argc, char **argv) {
     failed += !run_case(argv[1], k);
   }
   printf("%d passed, %d failed, %zu skipped\n", ran - failed, failed, cases.size() - size_t(ran));
+  if (own_dir && rmdir(dir) != 0) fprintf(stderr, "syncobj_judge_test: %s left behind: %s\n", dir, strerror(errno));
   return failed != 0 ? 1 : ran == 0 ? 77 : 0;
 }

@@ -38,7 +38,7 @@ protected:
       GTEST_SKIP() << RenderNode::shared_reason() << " (boot the VM with vm-run --gpu)";
     }
   }
-  const RenderNode *node_ = nullptr;
+  std::shared_ptr<const RenderNode> node_;
   Vgem vgem_;
 };
 
@@ -47,6 +47,17 @@ bool close_on_exec(int fd) { return (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0; }
 TEST_F(DrmSyncobj, SharedNodeIsCloseOnExec) {
   EXPECT_TRUE(close_on_exec(node_->fd()));
   EXPECT_NE(std::string(RenderNode::shared_reason()).find(node_->path()), std::string::npos);
+}
+
+// Open only while held: one open file for all holders, closed with the last (an app keeps no fd of the layer's).
+TEST_F(DrmSyncobj, SharedNodeIsOpenOnlyWhileHeld) {
+  const int fd = node_->fd();
+  EXPECT_EQ(RenderNode::shared()->fd(), fd);
+  node_.reset();
+  EXPECT_EQ(fcntl(fd, F_GETFD), -1) << "the node's fd outlived its last holder";
+  node_ = RenderNode::shared();
+  ASSERT_NE(node_, nullptr);
+  EXPECT_TRUE(RenderNode::available());
 }
 
 TEST_F(DrmSyncobj, ImportedSyncFileSignalsThePoint) {

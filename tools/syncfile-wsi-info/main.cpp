@@ -56,7 +56,7 @@ void decide(Report *r) {
     v.facts.common_format = !v.common.empty();
     v.facts.kernel_sync_file = r->kernel.sync_file;
     v.facts.compositor_drm_syncobj = r->compositor.drm_syncobj != 0;
-    v.facts.render_node_timelines = v.facts.compositor_drm_syncobj && kernel::RenderNode::shared() != nullptr;
+    v.facts.render_node_timelines = v.facts.compositor_drm_syncobj && kernel::RenderNode::available();
     v.decision = decide_mode(v.facts, request);
     r->verdicts.push_back(v);
   }
