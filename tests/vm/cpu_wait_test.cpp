@@ -39,10 +39,7 @@ protected:
     if (!in_vm()) GTEST_SKIP() << "needs weston and /dev/udmabuf (run inside tests/vm/vm-run)";
     if (access(SFW_VALIDATION_DIR "/VkLayer_khronos_validation.json", R_OK) != 0)
       GTEST_FAIL() << "vulkan-validationlayers is not installed";
-    // Directory order: syncfile-wsi, the test double, validation (what reaches the driver).
-    setenv("VK_LAYER_PATH", SFW_LAYER_MANIFEST_DIR ":" SFW_TEST_DOUBLE_MANIFEST_DIR ":" SFW_VALIDATION_DIR, 1);
-    setenv("VK_INSTANCE_LAYERS", "VK_LAYER_SYNCFILE_wsi:VK_LAYER_SYNCFILE_test_double:VK_LAYER_KHRONOS_validation", 1);
-    setenv("SYNCFILE_WSI_LOG", "info", 1);
+    sfw::test::use_layer_over_double_validation_below();
     setenv("SYNCFILE_WSI_MODE", "cpu-wait", 1);
     weston_ = std::make_unique<sfw::test::Weston>(/*hide_dri=*/true);
     wl_display *display = weston_->connect(60s);
