@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sfw::bench {
 
@@ -43,7 +45,8 @@ inline double ms_between(Clock::time_point a, Clock::time_point b) {
 
 // Connects and sets `client` up: `mode`, `size` x `size` B8G8R8A8 images, `extra_images` more than the
 // surface's minimum.
-inline void init(Client &client, VkPresentModeKHR mode, uint32_t size, uint32_t extra_images) {
+inline void init(Client &client, VkPresentModeKHR mode, uint32_t size, uint32_t extra_images,
+                 std::vector<const char *> device_extensions = {}) {
   wl_display *display = wl_display_connect(nullptr);
   if (display == nullptr) {
     fprintf(stderr, "bench: cannot connect to WAYLAND_DISPLAY\n");
@@ -54,6 +57,7 @@ inline void init(Client &client, VkPresentModeKHR mode, uint32_t size, uint32_t 
   options.swapchain.present_mode = mode;
   options.swapchain.extent = {size, size};
   options.swapchain.extra_images = extra_images;
+  options.device.extensions = std::move(device_extensions);
   if (sfw::test::Status status = client.init(display, options); !status) {
     fprintf(stderr, "bench: %s\n", status.describe().c_str());
     exit(1);

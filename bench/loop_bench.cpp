@@ -7,7 +7,11 @@
 // It prints nothing per frame: the frame clock is the bench's counting layer, loaded above the rest
 // (SFW_BENCH_COUNTING_PRESENT_CLOCK), so that vkcube-wayland and this loop are timed the same way.
 //
-// Usage: loop_bench [-n FRAMES] [-s SIZE]
+// -x adds to every frame, after its present, what the layer's present asks of the driver besides its own
+// batch: an empty submit that signals an exportable semaphore and that semaphore's SYNC_FD export (on
+// lavapipe, a vkDeviceWaitIdle): the driver's share of the layer's cost, measured on the driver's own WSI.
+//
+// Usage: loop_bench [-n FRAMES] [-s SIZE] [-x]
 #include "bench.hpp"
 
 #include <unistd.h>
@@ -43,17 +47,34 @@ void wait_and_reset(VkDevice device, VkFence fence) {
 int main(int argc, char **argv) {
   int n = 1000;
   uint32_t size = 128;
-  for (int opt; (opt = getopt(argc, argv, "n:s:")) != -1;) {
-    if (opt == 'n') n = atoi(optarg);
+  bool model_export = false;
+  for (int opt; (opt = getopt(argc, argv, "n:s:x")) != -1;) {
+    if (opt == 'x') model_export = true;
+    else if (opt == 'n') n = atoi(optarg);
     else if (opt == 's') size = static_cast<uint32_t>(atoi(optarg));
     else {
-      fprintf(stderr, "usage: loop_bench [-n FRAMES] [-s SIZE]\n");
+      fprintf(stderr, "usage: loop_bench [-n FRAMES] [-s SIZE] [-x]\n");
       return 2;
     }
   }
   Client c;
-  sfw::bench::init(c, VK_PRESENT_MODE_MAILBOX_KHR, size, 1);
+  std::vector<const char *> extensions;
+  if (model_export) extensions.push_back(VK_KHR_EXTERNAL_SEMAPHORE_FD_EXTENSION_NAME);
+  sfw::bench::init(c, VK_PRESENT_MODE_MAILBOX_KHR, size, 1, extensions);
   const VkDevice device = c.device.get();
+  VkSemaphore exportable = VK_NULL_HANDLE;
+  PFN_vkGetSemaphoreFdKHR get_fd = nullptr;
+  if (model_export) {
+    VkExportSemaphoreCreateInfo export_info{VK_STRUCTURE_TYPE_EXPORT_SEMAPHORE_CREATE_INFO};
+    export_info.handleTypes = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+    VkSemaphoreCreateInfo info{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &export_info};
+    BENCH_CHECK(vkCreateSemaphore(device, &info, nullptr, &exportable));
+    get_fd = reinterpret_cast<PFN_vkGetSemaphoreFdKHR>(vkGetDeviceProcAddr(device, "vkGetSemaphoreFdKHR"));
+    if (get_fd == nullptr) {
+      fprintf(stderr, "loop_bench: -x: no vkGetSemaphoreFdKHR\n");
+      return 1;
+    }
+  }
   const size_t images = c.swapchain.images.size();
   std::vector<VkSemaphore> slot_acquired(images);
   std::vector<VkFence> slot_acquire_fence(images), command_fence(images);
@@ -89,6 +110,18 @@ int main(int argc, char **argv) {
     present.pSwapchains = &swapchain;
     present.pImageIndices = &index;
     BENCH_CHECK_SUBOPTIMAL_OK(vkQueuePresentKHR(c.device.queue, &present));
+    if (model_export) {
+      VkSubmitInfo signal{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+      signal.signalSemaphoreCount = 1;
+      signal.pSignalSemaphores = &exportable;
+      BENCH_CHECK(vkQueueSubmit(c.device.queue, 1, &signal, VK_NULL_HANDLE));
+      VkSemaphoreGetFdInfoKHR get{VK_STRUCTURE_TYPE_SEMAPHORE_GET_FD_INFO_KHR};
+      get.semaphore = exportable;
+      get.handleType = VK_EXTERNAL_SEMAPHORE_HANDLE_TYPE_SYNC_FD_BIT;
+      int fd = -1;
+      BENCH_CHECK(get_fd(device, &get, &fd));
+      if (fd >= 0) close(fd);
+    }
   }
   BENCH_CHECK(vkDeviceWaitIdle(device));
   for (size_t i = 0; i < images; ++i) {
@@ -97,6 +130,7 @@ int main(int argc, char **argv) {
     vkDestroyFence(device, command_fence[i], nullptr);
   }
   vkDestroySemaphore(device, rendered, nullptr);
+  if (exportable != VK_NULL_HANDLE) vkDestroySemaphore(device, exportable, nullptr);
   printf("{\"device\": \"%s\", \"images\": %zu, \"frames\": %d, \"size\": %u}\n", sfw::bench::device_name(c).c_str(),
          images, n, size);
   c.destroy();

@@ -6,6 +6,9 @@ A round counts only when its three runs exited 0 with a frame rate and the layer
 job (mode syncfile, exports = acquires, imports = presents, no degradation, no cpu wait); the others are
 listed as excluded. Targets (issue 15): the control median within 0.97-1.03, every MAILBOX median at least
 0.97 at 128x128 and 1.0 at 512x512. FIFO is capped by the compositor on both sides: shown, not judged.
+Where a round also ran native-export (the loop pattern: the driver's own WSI plus the SYNC_FD export the layer's
+present makes, loop_bench -x), the driver's floor: native-export / native-a, and the layer against it,
+syncfile-wsi / native-export.
 
 Usage: throughput.py RUNS_JSONL [SUMMARY_JSON]   Prints a Markdown table; writes the summary on request.
 """
@@ -38,7 +41,7 @@ def summarise(runs):
         for run in rs:
             if run["round"] > 0:
                 by_round.setdefault(run["round"], {})[run["config"]] = run
-        ratios, controls, excluded = [], [], []
+        ratios, controls, floors, over_floor, excluded = [], [], [], [], []
         for rnd, three in sorted(by_round.items()):
             a, b, layer = three.get("native-a"), three.get("native-b"), three.get("syncfile-wsi")
             if not (native_ok(a) and native_ok(b) and layer is not None and layer_ok(layer)):
@@ -46,6 +49,9 @@ def summarise(runs):
                 continue
             ratios.append(layer["fps"] / a["fps"])
             controls.append(b["fps"] / a["fps"])
+            if native_ok(three.get("native-export")):
+                floors.append(three["native-export"]["fps"] / a["fps"])
+                over_floor.append(layer["fps"] / three["native-export"]["fps"])
         fps = lambda which: [r[which]["fps"] for r in by_round.values() if native_ok(r.get(which))]
         row = {"pattern": pattern, "size": size, "present_mode": "MAILBOX" if mode == 1 else "FIFO",
                "rounds": len(by_round), "counted": len(ratios), "excluded_rounds": excluded,
@@ -55,7 +61,10 @@ def summarise(runs):
                "ratio_min": min(ratios) if ratios else None, "ratio_max": max(ratios) if ratios else None,
                "control_median": statistics.median(controls) if controls else None,
                "control_min": min(controls) if controls else None, "control_max": max(controls) if controls else None,
-               "ratios": ratios, "controls": controls}
+               "floor_median": statistics.median(floors) if floors else None,
+               "floor_min": min(floors) if floors else None, "floor_max": max(floors) if floors else None,
+               "layer_over_floor_median": statistics.median(over_floor) if over_floor else None,
+               "ratios": ratios, "controls": controls, "floors": floors, "layer_over_floor": over_floor}
         if mode == 1 and ratios:
             row["target"] = TARGETS.get(size)
             row["met"] = row["target"] is not None and row["ratio_median"] >= row["target"]
@@ -83,11 +92,26 @@ def print_table(rows):
               f" {fmt(r['control_median'])} ({fmt(r['control_min'])}-{fmt(r['control_max'])}) | {target} |")
 
 
+def print_floors(rows):
+    rows = [r for r in rows if r["floors"]]
+    if not rows:
+        return
+    print()
+    print("| pattern | size | mode | driver's WSI + the export / driver's WSI, median (min-max) |"
+          " syncfile-wsi / (driver's WSI + the export), median |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['pattern']} | {r['size']} | {r['present_mode']} |"
+              f" {fmt(r['floor_median'])} ({fmt(r['floor_min'])}-{fmt(r['floor_max'])}) |"
+              f" {fmt(r['layer_over_floor_median'])} |")
+
+
 def main():
     with open(sys.argv[1]) as f:
         runs = [json.loads(line) for line in f if line.strip()]
     rows = summarise(runs)
     print_table(rows)
+    print_floors(rows)
     if len(sys.argv) > 2:
         with open(sys.argv[2], "w") as f:
             json.dump({"summary": rows, "runs": runs}, f, indent=1)

@@ -8,6 +8,9 @@
 # native-b, the layer always between the two natives and the natives' order flipped every round; the pair
 # ratio is syncfile-wsi / native-a, the control native-b / native-a. A layer run counts only when the layer's
 # own counters say it did the job: mode syncfile, exports = acquires, imports = presents, no degradation.
+# The loop pattern runs a fourth run per round, native-export: the driver's own WSI with `loop_bench -x`, which
+# adds to every frame what the layer's present asks of the driver besides its batch (a SYNC_FD semaphore export;
+# lavapipe makes it a vkDeviceWaitIdle): the driver's floor under the layer, its ratio native-export / native-a.
 # FIFO (vkcube, 128) runs FIFO_ROUNDS rounds: the compositor caps both sides, so it proves nothing; reported.
 # Appends one JSON line per run to OUT; bench/throughput.py summarises.
 # Usage: bench/throughput.sh BUILD ROUNDS FIFO_ROUNDS OUT
@@ -33,6 +36,7 @@ one() { # PATTERN SIZE MODE FRAMES CONFIG ROUND
   [ "$config" = syncfile-wsi ] && { path+=":$build/json/explicit"; layers+=":VK_LAYER_SYNCFILE_wsi"; }
   local cmd=(vkcube-wayland --c "$n" --present_mode "$mode" --width "$size" --height "$size")
   [ "$pattern" = loop ] && cmd=("$build/bench/loop_bench" -n "$n" -s "$size")
+  [ "$config" = native-export ] && cmd+=(-x)
   local w0 w1
   w0=$(weston_ticks)
   sfw_run "$log" 600 VK_LAYER_PATH="$path" VK_INSTANCE_LAYERS="$layers" SFW_BENCH_COUNTING_PRESENT_CLOCK=$clock_from \
@@ -57,6 +61,7 @@ for c in "${configs[@]}"; do
   one "$pattern" "$size" "$mode" "$n" syncfile-wsi 0
   for ((round = 1; round <= r; round++)); do
     order=(native-a syncfile-wsi native-b); [ $((round % 2)) -eq 0 ] && order=(native-b syncfile-wsi native-a)
+    [ "$pattern" = loop ] && order+=(native-export)
     for config in "${order[@]}"; do one "$pattern" "$size" "$mode" "$n" "$config" "$round"; done
   done
   echo "throughput: $pattern ${size}x$size mode $mode: $r rounds done" >&2

@@ -1,6 +1,7 @@
 // vkQueuePresentKHR: one submit waits on the app's semaphores once, releases each layer image to
-// the compositor and signals one exportable semaphore per swapchain; then each swapchain fences
-// its dma-buf and commits. Nothing here waits for the GPU in syncfile mode.
+// the compositor (where the device needs ownership transfers) and signals one exportable semaphore
+// per swapchain; then each swapchain fences its dma-buf and commits. Nothing here waits for the GPU
+// in syncfile mode.
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -178,7 +179,7 @@ VkResult present(DeviceState &dev, VkQueue queue, const VkPresentInfoKHR *info) 
   for (uint32_t i = 0; i < n; ++i) {
     results[i] = owned[i]->engine->prepare_present(info->pImageIndices[i], family, &parts[i]);
     if (results[i] != VK_SUCCESS) continue;
-    cmds.push_back(parts[i].release);
+    if (parts[i].release != VK_NULL_HANDLE) cmds.push_back(parts[i].release);
     if (parts[i].done != VK_NULL_HANDLE) signals.push_back(parts[i].done);
   }
 

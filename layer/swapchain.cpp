@@ -117,6 +117,7 @@ VKAPI_ATTR VkResult VKAPI_CALL vkCreateSwapchainKHR(VkDevice device, const VkSwa
     p.wait_for_frame_callback =
         info->presentMode == VK_PRESENT_MODE_FIFO_KHR || info->presentMode == VK_PRESENT_MODE_FIFO_RELAXED_KHR;
     p.semaphore_import = !debug_flags().no_semaphore_import;
+    p.ownership_transfers = needs_ownership_transfers(*d->driver);
     p.present_ids = dev->present_id || dev->present_wait;
     p.image_count = std::max(info->minImageCount, min_image_count(info->presentMode));
     // VK_EXT_swapchain_maintenance1: the modes presents may switch between (enough images for each), and no

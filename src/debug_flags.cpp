@@ -13,6 +13,7 @@ DebugFlags parse_debug_flags(const char *value) noexcept {
   flags.unoffered_modifier_first = std::strstr(value, "unoffered-modifier-first") != nullptr;
   flags.no_semaphore_import = std::strstr(value, "no-semaphore-import") != nullptr;
   flags.no_presentation = std::strstr(value, "no-presentation") != nullptr;
+  flags.ownership_transfers = std::strstr(value, "ownership-transfers") != nullptr;
   constexpr const char kFailAt[] = "fail-import-at=";
   if (const char *at = std::strstr(value, kFailAt)) flags.fail_import_at = std::strtol(at + sizeof kFailAt - 1, nullptr, 10);
   constexpr const char kSyncobjAt[] = "fail-syncobj-at=";

@@ -12,6 +12,7 @@ struct DebugFlags {
   bool unoffered_modifier_first = false;
   bool no_semaphore_import = false; // acquire never loads the app's semaphore: the lazy path
   bool no_presentation = false;     // present ids complete at frame callbacks, as without wp_presentation
+  bool ownership_transfers = false; // the FOREIGN transfers even on a CPU device (needs_ownership_transfers)
   // fail-import-at=N: the process's Nth DMA_BUF_IOCTL_IMPORT_SYNC_FILE fails with EINVAL (through the
   // kernel interface's test seam), so tests reach the in-place degradation to cpu-wait. 0: never.
   long fail_import_at = 0;

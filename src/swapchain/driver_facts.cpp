@@ -2,6 +2,8 @@
 
 #include <drm_fourcc.h>
 
+#include "debug_flags.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -253,6 +255,10 @@ bool premultiplied_served(const DriverFacts &facts, const std::vector<wl::Format
   return !formats.empty() && std::all_of(formats.begin(), formats.end(), [&](VkFormat f) {
     return format_served(facts, f, /*opaque=*/false, compositor);
   });
+}
+
+bool needs_ownership_transfers(const DriverFacts &facts) {
+  return facts.device_type != VK_PHYSICAL_DEVICE_TYPE_CPU || debug_flags().ownership_transfers;
 }
 
 void apply_driver_facts(const DriverFacts &facts, ModeFacts *mode_facts) {

@@ -109,6 +109,14 @@ bool premultiplied_served(const DriverFacts &facts, const std::vector<wl::Format
 // queue_family_foreign. Leaves the compositor and kernel halves alone.
 void apply_driver_facts(const DriverFacts &facts, ModeFacts *mode_facts);
 
+// Whether the queue family ownership transfers to and from VK_QUEUE_FAMILY_FOREIGN_EXT (the release at present,
+// the take-back before the next rendering) can do any work. On a CPU device (lavapipe) an image lives in host
+// memory laid out as its modifier says, with no cache or compression of the queue family's own to hand over, and
+// the semaphores and sync_files already order its memory: the transfers would only cost, and lavapipe drains
+// the device at every pipeline barrier (two drains a frame). Every other device type gets them, as the spec asks
+// for external memory. SYNCFILE_WSI_DEBUG=ownership-transfers keeps them everywhere (tests, validation).
+bool needs_ownership_transfers(const DriverFacts &facts);
+
 // Whether a queue family can present to a surface the layer owns: present submits a command buffer (the
 // release to VK_QUEUE_FAMILY_FOREIGN_EXT), which a sparse-binding-only family cannot run.
 constexpr bool queue_family_can_present(VkQueueFlags flags) noexcept {

@@ -80,6 +80,7 @@ struct SwapchainParams {
   bool use_drm_modifier_tiling = false;    // VK_EXT_image_drm_format_modifier enabled
   bool wait_for_frame_callback = false;    // FIFO
   bool semaphore_import = true;            // false: SYNCFILE_WSI_DEBUG=no-semaphore-import (the lazy path)
+  bool ownership_transfers = true;         // needs_ownership_transfers(): false, present releases nothing
   bool present_ids = false;                // the app enabled VK_KHR_present_id or VK_KHR_present_wait
   uint32_t image_count = 0;
   // From VkSwapchainCreateInfoKHR
@@ -115,7 +116,7 @@ public:
   // Present is split around the layer's one submit, which may serve several swapchains: the
   // submit runs `release` (ownership to the compositor) and signals `done`.
   struct PresentPart {
-    VkCommandBuffer release = VK_NULL_HANDLE;
+    VkCommandBuffer release = VK_NULL_HANDLE; // null without ownership transfers (a CPU device)
     VkSemaphore done = VK_NULL_HANDLE; // null where nothing consumes it (cpu-wait): never signalled twice
     VkFence fence = VK_NULL_HANDLE; // tracks the layer's own work on this image
   };

@@ -281,8 +281,9 @@ VkResult Swapchain::prepare_present(uint32_t index, uint32_t queue_family, Prese
     return VK_ERROR_OUT_OF_DATE_KHR;
   }
   Image &image = *images_[index];
-  VkResult result;
-  {
+  VkResult result = VK_SUCCESS;
+  part->release = VK_NULL_HANDLE;
+  if (params_.ownership_transfers) {
     std::lock_guard lock(mutex_);
     result = barrier_cmd(queue_family, true, index, &part->release);
   }
@@ -307,7 +308,7 @@ VkResult Swapchain::finish_present(uint32_t index, const PresentPart &part, cons
   const SwapchainVk &vk = *params_.vk;
   {
     std::lock_guard lock(mutex_);
-    image.released_to_foreign = true;
+    image.released_to_foreign = params_.ownership_transfers; // else nothing to take back
   }
   VkResult result = VK_SUCCESS;
   std::optional<wl::SurfaceLink::SyncPoints> points;

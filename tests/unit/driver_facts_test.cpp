@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "swapchain/driver_facts.hpp"
+#include "debug_flags.hpp"
 
 using namespace sfw;
 
@@ -91,6 +92,18 @@ TEST(DriverFacts, SparseOnlyQueueFamiliesCannotPresent) {
   EXPECT_TRUE(queue_family_can_present(VK_QUEUE_TRANSFER_BIT));
   EXPECT_FALSE(queue_family_can_present(VK_QUEUE_SPARSE_BINDING_BIT));
   EXPECT_FALSE(queue_family_can_present(VK_QUEUE_SPARSE_BINDING_BIT | VK_QUEUE_PROTECTED_BIT));
+}
+
+// The FOREIGN transfers are left out only on a CPU device (unless SYNCFILE_WSI_DEBUG asks for them; not set here).
+TEST(DriverFacts, OwnershipTransfersEverywhereButOnACpuDevice) {
+  DriverFacts f = exporting_driver();
+  for (VkPhysicalDeviceType type : {VK_PHYSICAL_DEVICE_TYPE_OTHER, VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU,
+                                    VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU, VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU}) {
+    f.device_type = type;
+    EXPECT_TRUE(needs_ownership_transfers(f)) << type;
+  }
+  f.device_type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+  EXPECT_EQ(needs_ownership_transfers(f), sfw::debug_flags().ownership_transfers);
 }
 
 TEST(DriverFacts, ApplyFillsTheDriverHalfOnly) {

@@ -199,6 +199,8 @@ TEST(DebugFlags, Parses) {
   EXPECT_EQ(syncobj.fail_syncobj_at, 3);
   EXPECT_EQ(syncobj.syncobj_emfile_at, 5);
   EXPECT_EQ(syncobj.fail_import_at, 0);
+  EXPECT_FALSE(syncobj.ownership_transfers);
+  EXPECT_TRUE(parse_debug_flags("ownership-transfers").ownership_transfers);
 }
 
 TEST(WaylandDeadline, Saturates) {
