@@ -7,6 +7,7 @@
 #include "linux-dmabuf-v1-server-protocol.h"
 #include "linux-drm-syncobj-v1-server-protocol.h"
 #include "xdg-shell-server-protocol.h"
+#include "vgem.hpp" // tests/vm
 #include <wayland-server.h>
 
 #include <drm.h>
@@ -30,6 +31,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -239,46 +241,8 @@ struct SyncSurface {
 
 // ---- --release-fence-ms: a release point with a fence still pending, as a GPU compositor's --------------
 
-// vgem (userspace-signalled fences) through raw ioctls; these match the kernel's include/uapi/drm/vgem_drm.h.
-struct VgemFenceAttach { uint32_t handle, flags, out_fence, pad; };
-struct VgemFenceSignal { uint32_t fence, flags; };
-constexpr unsigned long kVgemFenceAttach = DRM_IOWR(DRM_COMMAND_BASE + 0x1, VgemFenceAttach);
-constexpr unsigned long kVgemFenceSignal = DRM_IOW(DRM_COMMAND_BASE + 0x2, VgemFenceSignal);
-int vgem_fd = -1;
-
-int open_vgem() {
-  for (int minor = 0; minor < 16; ++minor) {
-    std::string path = "/dev/dri/card" + std::to_string(minor);
-    int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-    if (fd < 0) continue;
-    char name[16] = {};
-    drm_version v{};
-    v.name = name;
-    v.name_len = sizeof name - 1;
-    if (ioctl(fd, DRM_IOCTL_VERSION, &v) == 0 && strcmp(name, "vgem") == 0) return fd;
-    close(fd);
-  }
-  return -1;
-}
-
-// An unsignalled fence alone in a sync_file (on a fresh 1x1 vgem buffer), and its vgem id; false on failure.
-bool vgem_sync_file(int *sync_file, uint32_t *fence) {
-  drm_mode_create_dumb dumb{};
-  dumb.width = dumb.height = 1;
-  dumb.bpp = 32;
-  if (ioctl(vgem_fd, DRM_IOCTL_MODE_CREATE_DUMB, &dumb) != 0) return false;
-  VgemFenceAttach attach{dumb.handle, 1 /* write */, 0, 0};
-  drm_prime_handle prime{dumb.handle, DRM_CLOEXEC | DRM_RDWR, -1};
-  bool ok = ioctl(vgem_fd, kVgemFenceAttach, &attach) == 0 && ioctl(vgem_fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime) == 0;
-  dma_buf_export_sync_file exported{DMA_BUF_SYNC_RW, -1};
-  ok = ok && ioctl(prime.fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &exported) == 0;
-  if (prime.fd >= 0) close(prime.fd);
-  drm_gem_close gem{dumb.handle, 0};
-  ioctl(vgem_fd, DRM_IOCTL_GEM_CLOSE, &gem);
-  *sync_file = exported.fd;
-  *fence = attach.out_fence;
-  return ok;
-}
+// vgem's userspace-signalled fences: the tests' own helper (tests/vm/vgem.hpp), opened for --release-fence-ms.
+std::optional<sfw::test::Vgem> vgem;
 
 // One release fence in flight: at its timer the buffer is sampled once more, then the fence signals.
 struct PendingRelease {
@@ -297,9 +261,11 @@ int on_release_fence(void *d) {
     if (again && *again != *r->sample)
       violation(r->surface, r->commit, "buffer written before the release point's fence signalled");
   }
-  VgemFenceSignal signal{r->fence, 0};
-  if (ioctl(vgem_fd, kVgemFenceSignal, &signal) != 0)
-    fprintf(stderr, "sfw-test-compositor: cannot signal a vgem fence: %s\n", strerror(errno));
+  try {
+    vgem->signal(r->fence);
+  } catch (const std::exception &e) {
+    fprintf(stderr, "sfw-test-compositor: cannot signal a vgem fence: %s\n", e.what());
+  }
   wl_event_source_remove(r->timer);
   auto it = std::find_if(pending_releases.begin(), pending_releases.end(), [r](const auto &p) { return p.get() == r; });
   pending_releases.erase(it);
@@ -309,11 +275,11 @@ int on_release_fence(void *d) {
 // Puts a pending fence on the release point (through a binary syncobj: FD_TO_HANDLE with IMPORT_SYNC_FILE, then
 // TRANSFER), signalled --release-fence-ms later. False: the point is to be signalled on the CPU instead.
 bool fence_release(Frame &f) {
-  int sync_file = -1;
-  uint32_t fence = 0;
-  if (vgem_fd < 0 || !vgem_sync_file(&sync_file, &fence)) {
-    if (sync_file >= 0) close(sync_file);
-    fprintf(stderr, "sfw-test-compositor: no vgem fence for a release point (%s)\n", strerror(errno));
+  sfw::test::PendingSyncFile pending;
+  try {
+    pending = vgem->unsignalled_sync_file();
+  } catch (const std::exception &e) {
+    fprintf(stderr, "sfw-test-compositor: no vgem fence for a release point (%s)\n", e.what());
     return false;
   }
   drm_syncobj_create binary{};
@@ -321,19 +287,18 @@ bool fence_release(Frame &f) {
   drm_syncobj_handle import{};
   import.handle = binary.handle;
   import.flags = DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE;
-  import.fd = sync_file;
+  import.fd = pending.sync_file.get();
   ok = ok && drm_ioctl(DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, &import) == 0;
   drm_syncobj_transfer transfer{};
   transfer.src_handle = binary.handle;
   transfer.dst_handle = f.release.timeline->handle;
   transfer.dst_point = f.release.value;
   ok = ok && drm_ioctl(DRM_IOCTL_SYNCOBJ_TRANSFER, &transfer) == 0;
-  close(sync_file);
   if (binary.handle != 0) {
     drm_syncobj_destroy destroy{binary.handle, 0};
     drm_ioctl(DRM_IOCTL_SYNCOBJ_DESTROY, &destroy);
   }
-  auto r = std::make_unique<PendingRelease>(PendingRelease{f.buffer, f.sample, f.surface->id, f.commit, fence});
+  auto r = std::make_unique<PendingRelease>(PendingRelease{f.buffer, f.sample, f.surface->id, f.commit, pending.fence});
   r->timer = wl_event_loop_add_timer(loop, on_release_fence, r.get());
   wl_event_source_timer_update(r->timer, opt.release_fence_ms);
   pending_releases.push_back(std::move(r)); // signalled even if the transfer failed: vgem must not wait 10 s
@@ -886,9 +851,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "sfw-test-compositor: %s: wp_linux_drm_syncobj_manager_v1 is not offered\n", node.c_str());
     if (opt.require_syncobj) return 2;
   }
-  if (opt.release_fence_ms > 0 && (vgem_fd = open_vgem()) < 0) {
-    fprintf(stderr, "sfw-test-compositor: --release-fence-ms needs vgem (modprobe vgem): none in /dev/dri\n");
-    return 2;
+  if (opt.release_fence_ms > 0) {
+    try {
+      vgem.emplace();
+    } catch (const std::exception &e) {
+      fprintf(stderr, "sfw-test-compositor: --release-fence-ms needs vgem (modprobe vgem): %s\n", e.what());
+      return 2;
+    }
   }
   display = wl_display_create();
   loop = wl_display_get_event_loop(display);
@@ -920,8 +889,11 @@ int main(int argc, char **argv) {
 
   wl_display_run(display);
   for (auto &r : pending_releases) { // nobody waits for them now; a vgem fence left alone signals only after 10 s
-    VgemFenceSignal signal{r->fence, 0};
-    ioctl(vgem_fd, kVgemFenceSignal, &signal);
+    try {
+      vgem->signal(r->fence);
+    } catch (const std::exception &) {
+      // signalled itself already (10 s): nothing left to do
+    }
   }
   wl_display_destroy_clients(display); // frees every surface, frame and buffer through the destroy hooks
   printf("sfw-test-compositor: %lu clients, %lu commits, %lu with a buffer, %lu with explicit sync, "
@@ -932,6 +904,6 @@ int main(int argc, char **argv) {
   fflush(stdout);
   wl_display_destroy(display);
   if (drm_fd >= 0) close(drm_fd);
-  if (vgem_fd >= 0) close(vgem_fd);
+  vgem.reset();
   return stats.violations == 0 ? 0 : 1;
 }
