@@ -118,7 +118,8 @@ void apply_driver_facts(const DriverFacts &facts, ModeFacts *mode_facts);
 bool needs_ownership_transfers(const DriverFacts &facts);
 
 // Whether a queue family can present to a surface the layer owns: present submits a command buffer (the
-// release to VK_QUEUE_FAMILY_FOREIGN_EXT), which a sparse-binding-only family cannot run.
+// release to VK_QUEUE_FAMILY_FOREIGN_EXT, on every device that needs_ownership_transfers), which a
+// sparse-binding-only family cannot run.
 constexpr bool queue_family_can_present(VkQueueFlags flags) noexcept {
   return (flags & (VK_QUEUE_GRAPHICS_BIT | VK_QUEUE_COMPUTE_BIT | VK_QUEUE_TRANSFER_BIT)) != 0;
 }
